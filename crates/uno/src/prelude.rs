@@ -1,0 +1,8 @@
+//! The names most programs using uno need, for a glob import.
+//!
+//! ```
+//! #[allow(unused_imports)]
+//! use uno::prelude::*;
+//! ```
+//!
+//! Each pattern adds its main types here when its feature is enabled.

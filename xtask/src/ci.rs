@@ -1,0 +1,191 @@
+//! `cargo xtask ci`: the gates every change passes.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::{cargo, has_program, root, step};
+
+/// How much of the gate to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Everything CI runs.
+    Full,
+    /// Formatting, clippy and the tests: the local loop.
+    Quick,
+}
+
+/// Each feature of the umbrella crate, checked alone.
+const FEATURES: &[&str] = &[
+    "taskgroup",
+    "resource",
+    "tx",
+    "retry",
+    "batch",
+    "limit",
+    "signal",
+    "sqlite",
+    "postgres",
+    "mysql",
+    "tx-retry",
+    "tracing",
+    "full",
+];
+
+pub(crate) fn run(mode: Mode) -> Result<(), String> {
+    let started = Instant::now();
+    step("format", cargo(&["fmt", "--all", "--check"]))?;
+    step(
+        "clippy (all targets, all features, warnings denied)",
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    tests()?;
+    if mode == Mode::Full {
+        let mut doc = cargo(&[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--locked",
+        ]);
+        doc.env("RUSTDOCFLAGS", "-D warnings");
+        step("rustdoc (warnings denied)", doc)?;
+        features()?;
+        deny()?;
+    }
+    println!(
+        "\nxtask ci: all {} steps passed in {:.0}s",
+        if mode == Mode::Full { "CI" } else { "quick" },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn tests() -> Result<(), String> {
+    if has_program("cargo-nextest", &["nextest", "--version"]) {
+        step(
+            "tests (nextest, all features)",
+            cargo(&[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--no-fail-fast",
+            ]),
+        )?;
+    } else {
+        println!("\ncargo-nextest is not installed; running the tests with cargo test");
+        step(
+            "tests (cargo test, all features)",
+            cargo(&[
+                "test",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--examples",
+            ]),
+        )?;
+    }
+    step(
+        "doctests (all features)",
+        cargo(&["test", "--workspace", "--all-features", "--locked", "--doc"]),
+    )
+}
+
+fn features() -> Result<(), String> {
+    step(
+        "umbrella with no features",
+        cargo(&["check", "-p", "uno", "--no-default-features", "--locked"]),
+    )?;
+    for feature in FEATURES {
+        step(
+            &format!("umbrella with `{feature}` alone"),
+            cargo(&[
+                "check",
+                "-p",
+                "uno",
+                "--no-default-features",
+                "--features",
+                feature,
+                "--locked",
+            ]),
+        )?;
+    }
+    Ok(())
+}
+
+fn deny() -> Result<(), String> {
+    if !has_program("cargo-deny", &["--version"]) {
+        step(
+            "install cargo-deny (absent)",
+            cargo(&["install", "--locked", "cargo-deny"]),
+        )?;
+    }
+    let manifest = root().join("Cargo.toml");
+    let manifest = manifest.to_string_lossy();
+    step(
+        "cargo-deny (bans, licenses, sources; offline)",
+        cargo(&[
+            "deny",
+            "--manifest-path",
+            &manifest,
+            "--all-features",
+            "check",
+            "--disable-fetch",
+            "bans",
+            "licenses",
+            "sources",
+        ]),
+    )?;
+    // The advisory database lives on the network; check advisories only when it can be
+    // fetched, and say so when it cannot.
+    if advisory_db_reachable() {
+        step(
+            "cargo-deny (advisories)",
+            cargo(&["deny", "--manifest-path", &manifest, "check", "advisories"]),
+        )
+    } else {
+        println!(
+            "\n==> cargo-deny advisories: skipped, the advisory database cannot be fetched \
+             from this machine; known advisories are named in deny.toml"
+        );
+        Ok(())
+    }
+}
+
+/// Tries to fetch the advisory database, giving up after a minute.
+fn advisory_db_reachable() -> bool {
+    let Ok(mut child) = cargo(&["deny", "fetch", "db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
