@@ -136,14 +136,14 @@ fn deny() -> Result<(), String> {
     let manifest = root().join("Cargo.toml");
     let manifest = manifest.to_string_lossy();
     step(
-        "cargo-deny (bans, licenses, sources; offline)",
+        "cargo-deny (bans, licenses, sources; no advisory fetch)",
         cargo(&[
             "deny",
             "--manifest-path",
             &manifest,
             "--all-features",
+            "--locked",
             "check",
-            "--disable-fetch",
             "bans",
             "licenses",
             "sources",
