@@ -55,7 +55,10 @@ pub enum BackoffStrategy {
 /// Jitter is applied to the strategy's delay after it has been capped by `max_delay`,
 /// and the result is capped again, so no delay ever exceeds `max_delay`. The random
 /// numbers come from a [`fastrand`] generator that
-/// [`seed`](crate::RetryPolicyBuilder::seed) makes deterministic.
+/// [`seed`](crate::RetryPolicyBuilder::seed) makes deterministic. Draws are whole
+/// milliseconds (tokio's timer resolution) whenever the interval holds one, so a
+/// run sleeps exactly the delays [`RetryPolicy::delays`](crate::RetryPolicy::delays)
+/// reports; narrower intervals are drawn in nanoseconds.
 ///
 /// # Examples
 ///
@@ -202,9 +205,21 @@ pub(crate) fn from_nanos(nanos: u128) -> Duration {
     }
 }
 
-/// A uniform draw from `[low, high]` at nanosecond resolution (`low <= high`).
+/// A uniform draw from `[low, high]` (`low <= high`).
+///
+/// tokio's timer sleeps in whole milliseconds, rounding up, so the draw is made in
+/// whole milliseconds whenever the interval holds one: then a run sleeps exactly the
+/// delay it drew, and tests on a paused clock can assert it. Narrower intervals are
+/// drawn in nanoseconds.
 fn uniform(rng: &mut fastrand::Rng, low: Duration, high: Duration) -> Duration {
-    from_nanos(rng.u128(low.as_nanos()..=high.as_nanos()))
+    const NANOS_PER_MILLI: u128 = 1_000_000;
+    let (low, high) = (low.as_nanos(), high.as_nanos());
+    let low_millis = low.div_ceil(NANOS_PER_MILLI);
+    let high_millis = high / NANOS_PER_MILLI;
+    if low_millis <= high_millis {
+        return from_nanos(rng.u128(low_millis..=high_millis) * NANOS_PER_MILLI);
+    }
+    from_nanos(rng.u128(low..=high))
 }
 
 #[cfg(test)]
@@ -264,6 +279,27 @@ mod tests {
             exponential(Duration::from_secs(1), 1.0, u32::MAX),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn draws_are_whole_milliseconds_when_the_interval_holds_one() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..1_000 {
+            let low = Duration::from_micros(1_500);
+            let high = Duration::from_micros(9_900);
+            let drawn = uniform(&mut rng, low, high);
+            assert!(drawn >= low && drawn <= high, "{drawn:?}");
+            assert_eq!(drawn.subsec_nanos() % 1_000_000, 0, "{drawn:?}");
+
+            let narrow = uniform(
+                &mut rng,
+                Duration::from_nanos(1_200),
+                Duration::from_nanos(1_700),
+            );
+            assert!((1_200..=1_700).contains(&narrow.as_nanos()), "{narrow:?}");
+        }
+        let huge = uniform(&mut rng, Duration::MAX, Duration::MAX);
+        assert_eq!(huge, Duration::MAX);
     }
 
     #[test]
