@@ -89,3 +89,8 @@ pub use error::Error;
 pub use future::{NoValuePredicate, Retry, RetryExt, ValuePredicate};
 pub use policy::RetryPolicy;
 pub use strategy::{BackoffStrategy, Jitter};
+
+/// Compiles and runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
