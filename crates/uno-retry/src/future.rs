@@ -7,7 +7,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep, Timeout};
+use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
 use crate::policy::RetryPolicy;
@@ -42,6 +42,10 @@ pin_project! {
         started: Option<Instant>,
         // Created at the first retry, so the success path draws no random seed.
         delays: Option<DelayState>,
+        // The one timer of the run, for backoff sleeps and attempt timeouts alike.
+        // Boxed and created on first use: the success path allocates nothing, and the
+        // future stays small.
+        timer: Option<Pin<Box<Sleep>>>,
         #[pin]
         state: State<Fut>,
     }
@@ -55,14 +59,7 @@ pin_project! {
             #[pin]
             attempt: Fut,
         },
-        TimedRunning {
-            #[pin]
-            attempt: Timeout<Fut>,
-        },
-        Sleeping {
-            #[pin]
-            sleep: Sleep,
-        },
+        Sleeping,
         Done,
     }
 }
@@ -140,6 +137,7 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             attempt: 0,
             started: None,
             delays: None,
+            timer: None,
             state: State::Idle,
         }
     }
@@ -181,6 +179,7 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             attempt: self.attempt,
             started: self.started,
             delays: self.delays,
+            timer: self.timer,
             state: self.state,
         }
     }
@@ -212,30 +211,30 @@ where
                     }
                     *this.attempt = this.attempt.saturating_add(1);
                     let attempt = (this.operation)();
-                    match policy.attempt_timeout {
-                        Some(timeout) => this.state.set(State::TimedRunning {
-                            attempt: tokio::time::timeout(timeout.timeout, attempt),
-                        }),
-                        None => this.state.set(State::Running { attempt }),
+                    if let Some(timeout) = policy.attempt_timeout {
+                        arm(this.timer, timeout.timeout);
                     }
+                    this.state.set(State::Running { attempt });
                     continue;
                 }
-                StateProj::Running { attempt } => (ready!(attempt.poll(cx)), false),
-                StateProj::TimedRunning { attempt } => match ready!(attempt.poll(cx)) {
-                    Ok(result) => (result, false),
-                    Err(_elapsed) => {
-                        // Only a policy with an attempt timeout builds this state.
-                        let timeout = policy
-                            .attempt_timeout
-                            .expect("a timed attempt implies an attempt timeout");
+                StateProj::Running { attempt } => match attempt.poll(cx) {
+                    Poll::Ready(result) => (result, false),
+                    Poll::Pending => {
+                        let Some(timeout) = policy.attempt_timeout else {
+                            return Poll::Pending;
+                        };
+                        ready!(poll_timer(this.timer, cx));
+                        // The attempt outlived its timeout: drop it, and fail it with
+                        // the timeout converted into the operation's error type.
+                        this.state.set(State::Idle);
                         let error = (timeout.into_error)(Error::AttemptTimedOut {
                             timeout: timeout.timeout,
                         });
                         (Err(error), true)
                     }
                 },
-                StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
+                StateProj::Sleeping => {
+                    ready!(poll_timer(this.timer, cx));
                     this.state.set(State::Idle);
                     continue;
                 }
@@ -289,12 +288,34 @@ where
                 this.state.set(State::Idle);
                 ready!(tokio::task::coop::poll_proceed(cx)).made_progress();
             } else {
-                this.state.set(State::Sleeping {
-                    sleep: tokio::time::sleep(delay),
-                });
+                arm(this.timer, delay);
+                this.state.set(State::Sleeping);
             }
         }
     }
+}
+
+/// Sets the run's timer to fire `duration` from now, creating it on first use.
+fn arm(timer: &mut Option<Pin<Box<Sleep>>>, duration: Duration) {
+    let now = Instant::now();
+    // A deadline past the clock's range (a saturated delay) becomes "in about 30
+    // years", as `tokio::time::sleep` does.
+    let deadline = now
+        .checked_add(duration)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+    match timer {
+        Some(sleep) => sleep.as_mut().reset(deadline),
+        None => *timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+    }
+}
+
+/// Polls the run's timer, which the state machine armed before getting here.
+fn poll_timer(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> Poll<()> {
+    timer
+        .as_mut()
+        .expect("the timer is armed before it is awaited")
+        .as_mut()
+        .poll(cx)
 }
 
 /// The parts of a run that decide the next delay, borrowed from the pinned future.
@@ -349,8 +370,8 @@ impl<F, Fut, E, V> fmt::Debug for Retry<'_, F, Fut, E, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Idle => "idle",
-            State::Running { .. } | State::TimedRunning { .. } => "running",
-            State::Sleeping { .. } => "sleeping",
+            State::Running { .. } => "running",
+            State::Sleeping => "sleeping",
             State::Done => "done",
         };
         f.debug_struct("Retry")
