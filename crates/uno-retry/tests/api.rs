@@ -70,3 +70,34 @@ async fn a_cloned_policy_runs_in_a_spawned_task() {
     let handle = tokio::spawn(async move { owned.run(|| async { Ok(5) }).await });
     assert_eq!(handle.await.unwrap().unwrap(), 5);
 }
+
+struct Connection {
+    queries: u32,
+}
+
+impl Connection {
+    async fn query(&mut self) -> Result<u32, io::Error> {
+        self.queries += 1;
+        tokio::task::yield_now().await;
+        match self.queries {
+            1 => Err(io::Error::from(io::ErrorKind::ConnectionReset)),
+            n => Ok(n),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn attempts_needing_mutable_state_share_it_through_a_tokio_mutex() {
+    // A future returned by an `FnMut` cannot borrow the closure's own state mutably,
+    // so `&mut` access per attempt goes through a mutex the closure borrows.
+    let policy = RetryPolicy::constant(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let connection = tokio::sync::Mutex::new(Connection { queries: 0 });
+    let run = policy.run(|| async {
+        let mut connection = connection.lock().await;
+        connection.query().await
+    });
+    assert_send(&run);
+    assert_eq!(run.await.unwrap(), 2);
+}
