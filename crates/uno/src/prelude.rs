@@ -6,3 +6,7 @@
 //! ```
 //!
 //! Each pattern adds its main types here when its feature is enabled.
+
+#[cfg(feature = "retry")]
+#[doc(no_inline)]
+pub use crate::retry::{BackoffStrategy, Jitter, RetryExt, RetryPolicy};
