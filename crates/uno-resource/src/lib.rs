@@ -98,3 +98,8 @@ pub use crate::resource::AsyncResource;
 pub use crate::stack::{ResourceStack, StackKey};
 pub use crate::tracker::{CleanupTracker, DEFAULT_CLEANUP_TIMEOUT};
 pub use crate::using::{using, using_in};
+
+/// Compiles and runs the README's example.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
