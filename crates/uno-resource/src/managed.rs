@@ -190,6 +190,11 @@ impl<R: AsyncResource> Drop for Managed<R> {
         let Some(resource) = self.resource.take() else {
             return;
         };
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            resource = std::any::type_name::<R>(),
+            "uno-resource: dropped without close, cleaning up in the background"
+        );
         let tracker = self.tracker();
         tracker.spawn(boxed_cleanup(resource, tracker.cleanup_timeout()));
     }

@@ -52,6 +52,12 @@ const MAX_KEPT_FAILURES: usize = 256;
 /// or timed out. A cleanup that had already started when its runtime shut down cannot
 /// be resumed: it is reported as [`Error::CleanupCancelled`].
 ///
+/// # Runtime
+///
+/// Cleanups use tokio's timer for their timeout, so the runtime must have time enabled
+/// (`#[tokio::main]` and `#[tokio::test]` do) unless every cleanup finishes on its first
+/// poll.
+///
 /// # Examples
 ///
 /// ```

@@ -121,6 +121,23 @@ async fn aborted_owner_task_still_cleans_up_multi_thread() {
     aborted_owner_task_still_cleans_up().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_task_that_panics_still_cleans_up() {
+    let log = Log::new();
+    let tracker = CleanupTracker::new();
+    let owner = tokio::spawn({
+        let probe = log.probe("a");
+        let tracker = tracker.clone();
+        async move {
+            let _managed = Managed::open_in(probe, &tracker).await.unwrap();
+            panic!("the owner panicked");
+        }
+    });
+    assert!(owner.await.unwrap_err().is_panic());
+    tracker.wait().await;
+    assert_eq!(log.cleanups_finished(), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn cancelled_close_finishes_cleanup_in_the_background_exactly_once() {
     let log = Log::new();
