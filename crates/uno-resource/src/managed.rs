@@ -90,6 +90,14 @@ impl<R: AsyncResource> Managed<R> {
         Self::open_with(resource, Some(tracker.clone())).await
     }
 
+    /// Manages a resource that needs no `initialize` (a deferred cleanup).
+    pub(crate) fn already_open(resource: R, tracker: &CleanupTracker) -> Self {
+        Self {
+            resource: Some(resource),
+            tracker: Some(tracker.clone()),
+        }
+    }
+
     async fn open_with(mut resource: R, tracker: Option<CleanupTracker>) -> Result<Self, R::Error> {
         resource.initialize().await?;
         Ok(Self {

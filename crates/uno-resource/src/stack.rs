@@ -134,6 +134,38 @@ impl<E: Send + 'static> ResourceStack<E> {
         })
     }
 
+    /// Schedules `cleanup` to run when the stack closes, in reverse order with the
+    /// resources (Python's `AsyncExitStack.push_async_callback`). The future does not
+    /// start before then; like a resource's cleanup, it is bounded by the tracker's
+    /// cleanup timeout and runs even if the stack is dropped unclosed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_resource::ResourceStack;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uno_resource::Error> {
+    /// let mut stack = ResourceStack::new();
+    /// stack.defer(async {
+    ///     println!("flushing metrics");
+    ///     Ok::<_, std::io::Error>(())
+    /// });
+    /// stack.close().await?; // runs the deferred cleanup
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn defer<F, CleanupError>(&mut self, cleanup: F)
+    where
+        F: Future<Output = Result<(), CleanupError>> + Send + 'static,
+        CleanupError: std::error::Error + Send + Sync + 'static,
+        E: From<CleanupError>,
+    {
+        // A deferred cleanup is a resource with nothing to initialise.
+        let managed = Managed::already_open(Deferred(Some(cleanup)), &self.tracker);
+        self.entries.push(Box::new(managed));
+    }
+
     /// The resource behind `key`, or `None` if `key` belongs to another stack or the
     /// stack was closed.
     #[must_use]
@@ -328,5 +360,27 @@ where
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+/// A future run as a cleanup by [`ResourceStack::defer`].
+struct Deferred<F>(Option<F>);
+
+impl<F, CleanupError> AsyncResource for Deferred<F>
+where
+    F: Future<Output = Result<(), CleanupError>> + Send + 'static,
+    CleanupError: std::error::Error + Send + Sync + 'static,
+{
+    type Error = CleanupError;
+
+    async fn initialize(&mut self) -> Result<(), CleanupError> {
+        Ok(())
+    }
+
+    async fn cleanup(&mut self) -> Result<(), CleanupError> {
+        match self.0.take() {
+            Some(cleanup) => cleanup.await,
+            None => Ok(()),
+        }
     }
 }

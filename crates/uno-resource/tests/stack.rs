@@ -194,3 +194,33 @@ async fn a_boxed_error_stack_holds_resources_of_different_types() {
     assert_eq!(error.to_string(), "resource cleanup failed: disk gone");
     assert_eq!(log.cleaned(), ["probe"]);
 }
+
+#[tokio::test]
+async fn deferred_cleanups_run_in_reverse_order_with_the_resources() {
+    let log = Log::new();
+    let mut stack = stack(&CleanupTracker::new());
+    stack.enter(log.probe("first")).await.unwrap();
+    let order = log.order.clone();
+    stack.defer(async move {
+        order.lock().unwrap().push("deferred".to_owned());
+        Ok::<_, ProbeError>(())
+    });
+    stack.enter(log.probe("last")).await.unwrap();
+    assert!(
+        log.cleaned().is_empty(),
+        "a deferred cleanup waits for close"
+    );
+    stack.close().await.unwrap();
+    assert_eq!(log.cleaned(), ["last", "deferred", "first"]);
+}
+
+#[tokio::test]
+async fn a_failing_deferred_cleanup_is_aggregated_with_the_others() {
+    let log = Log::new();
+    let mut stack = stack(&CleanupTracker::new());
+    stack.enter(log.probe("first")).await.unwrap();
+    stack.defer(async { Err(ProbeError("deferred".to_owned())) });
+    let error = stack.close().await.unwrap_err();
+    assert!(matches!(error, Error::Cleanup(ProbeError(name)) if name == "deferred"));
+    assert_eq!(log.cleaned(), ["first"]);
+}
