@@ -2,10 +2,104 @@
 //!
 //! Rust has no async drop, so an async `cleanup` is easy to lose when its owner returns
 //! early, panics or is cancelled. This crate gives resources an explicit async
-//! lifecycle (`AsyncResource`: `initialize`, `cleanup`), wraps them so that cleanup runs
-//! on every exit path (`Managed`, `using`), closes groups of resources in reverse order
-//! (`ResourceStack`, Python's `AsyncExitStack`) and pools them on deadpool
-//! (`ResourcePool`), so that no cleanup is lost at shutdown.
+//! lifecycle ([`AsyncResource`]: `initialize`, `cleanup`), wraps them so that cleanup
+//! runs on every exit path ([`Managed`], [`using`]), closes groups of resources in
+//! reverse order ([`ResourceStack`], Python's `AsyncExitStack`) and pools them on
+//! deadpool ([`ResourcePool`]). A resource dropped without being closed is cleaned up
+//! in the background on a [`CleanupTracker`], which the application awaits before it
+//! exits, so that no cleanup is lost at shutdown.
+//!
+//! # Example
+//!
+//! Python uno's `DatabaseConnection(AsyncResource)`, in Rust:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use uno_resource::{AsyncResource, CleanupTracker, Managed, using};
+//!
+//! #[derive(Debug)]
+//! struct DatabaseConnection {
+//!     url: String,
+//!     connected: bool,
+//! }
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("database error: {0}")]
+//! struct DbError(String);
+//!
+//! impl DatabaseConnection {
+//!     fn new(url: &str) -> Self {
+//!         Self { url: url.to_owned(), connected: false }
+//!     }
+//!
+//!     async fn query(&self, sql: &str) -> Result<Vec<String>, DbError> {
+//!         assert!(self.connected, "query on a closed connection");
+//!         Ok(vec![format!("{sql} on {}", self.url)])
+//!     }
+//! }
+//!
+//! impl AsyncResource for DatabaseConnection {
+//!     type Error = DbError;
+//!
+//!     async fn initialize(&mut self) -> Result<(), DbError> {
+//!         tokio::time::sleep(Duration::from_millis(10)).await; // connect
+//!         self.connected = true;
+//!         Ok(())
+//!     }
+//!
+//!     async fn cleanup(&mut self) -> Result<(), DbError> {
+//!         self.connected = false; // disconnect
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // `async with DatabaseConnection(url) as db:`
+//!     let rows = using(DatabaseConnection::new("postgres://localhost/app"), async |db| {
+//!         db.query("SELECT 1").await
+//!     })
+//!     .await?;
+//!     assert_eq!(rows.len(), 1);
+//!
+//!     // Or open and close it yourself; dropped without `close`, it is still cleaned up.
+//!     let db = Managed::open(DatabaseConnection::new("postgres://localhost/app")).await?;
+//!     db.query("SELECT 2").await?;
+//!     db.close().await?;
+//!
+//!     // Before exiting, wait for cleanups of resources that were dropped unclosed.
+//!     CleanupTracker::global().wait().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! - `tracing`: logs background cleanup failures and discarded pool resources.
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod managed;
+mod pool;
+mod resource;
+mod stack;
+mod tracker;
+mod using;
+
+pub use crate::error::{BoxError, Error};
+pub use crate::managed::Managed;
+pub use crate::pool::{Pooled, ResourcePool, ResourcePoolBuilder};
+pub use crate::resource::AsyncResource;
+pub use crate::stack::{ResourceStack, StackKey};
+pub use crate::tracker::{CleanupTracker, DEFAULT_CLEANUP_TIMEOUT};
+pub use crate::using::{using, using_in};
+
+/// Compiles and runs the README's example.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

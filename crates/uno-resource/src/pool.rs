@@ -1,0 +1,372 @@
+//! `ResourcePool`: a pool of initialised resources on deadpool's managed pool.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use deadpool::managed::{
+    self, Metrics, Object, PoolError, RecycleError, RecycleResult, TimeoutType,
+};
+
+use crate::error::{BoxError, Error};
+use crate::managed::Managed;
+use crate::resource::AsyncResource;
+use crate::tracker::{CleanupTracker, DEFAULT_CLEANUP_TIMEOUT};
+
+/// A pool of initialised resources, built on deadpool's managed pool.
+///
+/// The pool creates resources with its factory and `initialize`s them on demand, up to
+/// its max size. An idle resource is checked with
+/// [`is_healthy`](AsyncResource::is_healthy) each time it is acquired; an unhealthy one
+/// is discarded and cleaned up in the background, and another is tried. A
+/// [`Pooled`] resource goes back to the pool when dropped. [`close`](Self::close)
+/// refuses new acquires and cleans up every idle resource.
+///
+/// Every resource the pool discards or drops is cleaned up on the pool's own
+/// [`CleanupTracker`] (see [`tracker`](Self::tracker)), bounded by the pool's cleanup
+/// timeout. Clones share the same pool.
+///
+/// # Examples
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+///
+/// use uno_resource::{AsyncResource, ResourcePool};
+///
+/// struct Connection;
+///
+/// impl AsyncResource for Connection {
+///     type Error = Infallible;
+///     async fn initialize(&mut self) -> Result<(), Infallible> { Ok(()) }
+///     async fn cleanup(&mut self) -> Result<(), Infallible> { Ok(()) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let pool = ResourcePool::builder(|| Connection)
+///     .max_size(4)
+///     .acquire_timeout(Duration::from_secs(5))
+///     .build()?;
+/// {
+///     let _connection = pool.acquire().await?;
+/// } // back to the pool
+/// assert_eq!(pool.size(), 1);
+/// pool.close().await?; // cleans the idle connection up
+/// # Ok(())
+/// # }
+/// ```
+pub struct ResourcePool<R: AsyncResource> {
+    pool: managed::Pool<PoolManager<R>>,
+    acquire_timeout: Option<Duration>,
+    initialize_timeout: Option<Duration>,
+}
+
+/// Builds a [`ResourcePool`]; made by [`ResourcePool::builder`].
+pub struct ResourcePoolBuilder<R: AsyncResource> {
+    factory: Box<dyn Fn() -> R + Send + Sync>,
+    max_size: usize,
+    acquire_timeout: Option<Duration>,
+    initialize_timeout: Option<Duration>,
+    health_check_timeout: Option<Duration>,
+    cleanup_timeout: Duration,
+}
+
+/// A resource acquired from a [`ResourcePool`]; derefs to the resource and goes back to
+/// the pool when dropped.
+pub struct Pooled<R: AsyncResource> {
+    object: Object<PoolManager<R>>,
+}
+
+/// Creates and recycles the pool's resources for deadpool.
+struct PoolManager<R: AsyncResource> {
+    factory: Box<dyn Fn() -> R + Send + Sync>,
+    tracker: CleanupTracker,
+}
+
+impl<R: AsyncResource> ResourcePool<R> {
+    /// Starts building a pool whose resources `factory` makes (uninitialised; the pool
+    /// runs `initialize`).
+    ///
+    /// The defaults: a max size of 4 per CPU (deadpool's default), no acquire,
+    /// initialize or health-check timeout, and a cleanup timeout of
+    /// [`DEFAULT_CLEANUP_TIMEOUT`].
+    pub fn builder<F>(factory: F) -> ResourcePoolBuilder<R>
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+    {
+        ResourcePoolBuilder {
+            factory: Box::new(factory),
+            max_size: managed::PoolConfig::default().max_size,
+            acquire_timeout: None,
+            initialize_timeout: None,
+            health_check_timeout: None,
+            cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
+        }
+    }
+
+    /// Takes an idle resource (checked with `is_healthy`) or initialises a new one, or
+    /// waits for one to be returned while the pool is at its max size.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::AcquireTimeout`] if none became available within the acquire timeout;
+    /// - [`Error::Initialize`] or [`Error::InitializeTimeout`] if a new resource failed
+    ///   to initialise (it is then dropped without cleanup);
+    /// - [`Error::PoolClosed`] if the pool is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping this future gives up the place in line; a resource being
+    /// initialised is dropped without cleanup, and an idle one being checked is
+    /// discarded and cleaned up in the background.
+    pub async fn acquire(&self) -> Result<Pooled<R>, Error<R::Error>> {
+        match self.pool.get().await {
+            Ok(object) => Ok(Pooled { object }),
+            Err(PoolError::Backend(error)) => Err(Error::Initialize(error)),
+            Err(PoolError::Timeout(TimeoutType::Create)) => Err(Error::InitializeTimeout(
+                self.initialize_timeout.unwrap_or_default(),
+            )),
+            Err(PoolError::Timeout(_)) => Err(Error::AcquireTimeout(
+                self.acquire_timeout.unwrap_or_default(),
+            )),
+            // The pool is built with a runtime and without hooks, so deadpool can
+            // only report these if it was closed meanwhile.
+            Err(
+                PoolError::Closed | PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_),
+            ) => Err(Error::PoolClosed),
+        }
+    }
+
+    /// Refuses new acquires, cleans up every idle resource and waits for all pending
+    /// cleanups of the pool's resources.
+    ///
+    /// Resources still acquired are cleaned up when they are returned (in the
+    /// background; [`tracker`](Self::tracker)`.wait()` waits for them). Closing a closed
+    /// pool does nothing more than waiting for pending cleanups.
+    ///
+    /// # Errors
+    ///
+    /// The cleanup failures recorded by the pool's tracker since it was last
+    /// asked: one error, or [`Error::Multiple`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the pool is closed at the first poll; dropping the future only
+    /// stops waiting for the cleanups, which carry on.
+    pub async fn close(&self) -> Result<(), Error<BoxError>> {
+        // Deadpool drops the idle resources while resizing to zero; each drop hands
+        // its cleanup to the tracker.
+        self.pool.close();
+        let tracker = self.tracker();
+        tracker.wait().await;
+        Error::aggregate(tracker.take_failures())
+    }
+
+    /// Whether the pool is closed.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
+    /// How many resources the pool holds, idle or acquired.
+    #[must_use]
+    pub fn size(&self) -> usize {
+        self.pool.status().size
+    }
+
+    /// How many idle resources wait in the pool.
+    #[must_use]
+    pub fn idle(&self) -> usize {
+        self.pool.status().available
+    }
+
+    /// The most resources the pool holds at once (zero once closed).
+    #[must_use]
+    pub fn max_size(&self) -> usize {
+        self.pool.status().max_size
+    }
+
+    /// The tracker on which the pool's discarded and dropped resources are cleaned up.
+    #[must_use]
+    pub fn tracker(&self) -> &CleanupTracker {
+        &self.pool.manager().tracker
+    }
+}
+
+impl<R: AsyncResource> ResourcePoolBuilder<R> {
+    /// The most resources the pool holds at once, idle or acquired.
+    #[must_use]
+    pub fn max_size(mut self, max_size: usize) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// How long [`acquire`](ResourcePool::acquire) waits for a resource while the pool
+    /// is at its max size. Unbounded by default.
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a new resource's `initialize` may take. Unbounded by default.
+    #[must_use]
+    pub fn initialize_timeout(mut self, timeout: Duration) -> Self {
+        self.initialize_timeout = Some(timeout);
+        self
+    }
+
+    /// How long an idle resource's `is_healthy` may take; one that takes longer is
+    /// discarded. Unbounded by default.
+    #[must_use]
+    pub fn health_check_timeout(mut self, timeout: Duration) -> Self {
+        self.health_check_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a resource's `cleanup` may take before it is abandoned and reported.
+    /// [`DEFAULT_CLEANUP_TIMEOUT`] by default.
+    #[must_use]
+    pub fn cleanup_timeout(mut self, timeout: Duration) -> Self {
+        self.cleanup_timeout = timeout;
+        self
+    }
+
+    /// Builds the pool. It creates no resource until the first acquire.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] if the max size or a timeout is zero.
+    pub fn build(self) -> Result<ResourcePool<R>, Error> {
+        if self.max_size == 0 {
+            return Err(Error::InvalidConfig(
+                "the pool's max size is zero; give it room for at least one resource",
+            ));
+        }
+        let timeouts = [
+            self.acquire_timeout,
+            self.initialize_timeout,
+            self.health_check_timeout,
+            Some(self.cleanup_timeout),
+        ];
+        if timeouts
+            .into_iter()
+            .flatten()
+            .any(|timeout| timeout.is_zero())
+        {
+            return Err(Error::InvalidConfig(
+                "a pool timeout is zero; leave it unset for no timeout or give it a length",
+            ));
+        }
+        let manager = PoolManager {
+            factory: self.factory,
+            tracker: CleanupTracker::with_cleanup_timeout(self.cleanup_timeout),
+        };
+        let pool = managed::Pool::builder(manager)
+            .max_size(self.max_size)
+            .wait_timeout(self.acquire_timeout)
+            .create_timeout(self.initialize_timeout)
+            .recycle_timeout(self.health_check_timeout)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|_| Error::InvalidConfig("deadpool refused the pool's configuration"))?;
+        Ok(ResourcePool {
+            pool,
+            acquire_timeout: self.acquire_timeout,
+            initialize_timeout: self.initialize_timeout,
+        })
+    }
+}
+
+impl<R: AsyncResource> Pooled<R> {
+    /// Takes the resource out of the pool for good and cleans it up now, making room
+    /// for a new one. Use it for a resource you know is broken.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Managed::close`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`Managed::close`].
+    pub async fn discard(self) -> Result<(), Error<R::Error>> {
+        Object::take(self.object).close().await
+    }
+}
+
+impl<R: AsyncResource> managed::Manager for PoolManager<R> {
+    type Type = Managed<R>;
+    type Error = R::Error;
+
+    async fn create(&self) -> Result<Managed<R>, R::Error> {
+        Managed::open_in((self.factory)(), &self.tracker).await
+    }
+
+    async fn recycle(&self, resource: &mut Managed<R>, _: &Metrics) -> RecycleResult<R::Error> {
+        if resource.is_healthy().await {
+            return Ok(());
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!("uno-resource: discarding an unhealthy pooled resource");
+        // Deadpool drops a resource that fails to recycle; dropping a Managed cleans it
+        // up in the background, so the caller waiting for a resource is not delayed.
+        Err(RecycleError::message(
+            "the resource reported itself unhealthy",
+        ))
+    }
+}
+
+impl<R: AsyncResource> Clone for ResourcePool<R> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            acquire_timeout: self.acquire_timeout,
+            initialize_timeout: self.initialize_timeout,
+        }
+    }
+}
+
+impl<R: AsyncResource> Deref for Pooled<R> {
+    type Target = R;
+
+    fn deref(&self) -> &R {
+        &self.object
+    }
+}
+
+impl<R: AsyncResource> DerefMut for Pooled<R> {
+    fn deref_mut(&mut self) -> &mut R {
+        &mut self.object
+    }
+}
+
+impl<R: AsyncResource> fmt::Debug for ResourcePool<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("ResourcePool")
+            .field("size", &status.size)
+            .field("idle", &status.available)
+            .field("max_size", &status.max_size)
+            .field("closed", &self.pool.is_closed())
+            .finish()
+    }
+}
+
+impl<R: AsyncResource> fmt::Debug for ResourcePoolBuilder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourcePoolBuilder")
+            .field("max_size", &self.max_size)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("initialize_timeout", &self.initialize_timeout)
+            .field("health_check_timeout", &self.health_check_timeout)
+            .field("cleanup_timeout", &self.cleanup_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: AsyncResource + fmt::Debug> fmt::Debug for Pooled<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pooled").field(&**self).finish()
+    }
+}
