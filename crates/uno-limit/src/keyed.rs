@@ -178,7 +178,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         let (semaphore, key_use) = self.start_use(key)?;
         let permit = semaphore
             .try_acquire_owned()
-            .map_err(|error| try_error(error, self.inner.limit))?;
+            .map_err(|error| try_error(&error, self.inner.limit))?;
         Ok(KeyedPermit {
             _permit: permit,
             key_use,

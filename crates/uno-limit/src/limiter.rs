@@ -241,7 +241,7 @@ impl Limiter {
             .clone()
             .try_acquire_owned()
             .map(|permit| Permit { _permit: permit })
-            .map_err(|error| try_error(error, self.inner.limit))
+            .map_err(|error| try_error(&error, self.inner.limit))
     }
 
     /// Waits up to `timeout` for a permit, whatever the [`FullPolicy`].

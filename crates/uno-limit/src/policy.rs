@@ -118,7 +118,7 @@ where
 }
 
 /// Maps a failed `try_acquire` to the crate's error.
-pub(crate) fn try_error(error: TryAcquireError, limit: usize) -> LimitError {
+pub(crate) fn try_error(error: &TryAcquireError, limit: usize) -> LimitError {
     match error {
         TryAcquireError::Closed => LimitError::Closed,
         TryAcquireError::NoPermits => LimitError::Full { limit },

@@ -36,8 +36,8 @@ use crate::LimitError;
 /// # async fn main() -> Result<(), uno_limit::LimitError> {
 /// let mut aimd = Aimd::builder().initial_limit(10).build()?;
 /// let busy = Sample::new(Instant::now(), Duration::from_millis(5), 8, Outcome::Success);
-/// for _ in 0..10 {
-///     aimd.update(&busy); // + 1/10 each: one more after a round trip of the limit
+/// for _ in 0..11 {
+///     aimd.update(&busy); // + 1/limit each: about one more per round trip
 /// }
 /// assert_eq!(aimd.limit(), 11);
 /// let overloaded = Sample::new(Instant::now(), Duration::from_millis(5), 8, Outcome::Failure);
@@ -103,7 +103,7 @@ impl LimitAlgorithm for Aimd {
         if overloaded {
             if self
                 .last_backoff
-                .is_some_and(|last_backoff| sample.started() < last_backoff)
+                .is_some_and(|last_backoff| sample.started() <= last_backoff)
             {
                 return self.current();
             }

@@ -240,7 +240,7 @@ impl AdaptiveLimiter {
             .semaphore
             .clone()
             .try_acquire_owned()
-            .map_err(|error| try_error(error, self.limit()))?;
+            .map_err(|error| try_error(&error, self.limit()))?;
         Ok(self.started(permit))
     }
 
