@@ -47,24 +47,37 @@ fn main() {
             sim::run(AdaptiveLimiter::new(gradient), simulation).await,
         )
     });
-    let svg = plot(
-        &simulation,
-        &[
-            ("AIMD", "#1f77b4", &aimd),
-            ("Gradient2", "#ff7f0e", &gradient),
-        ],
-    );
+    let series = [
+        Series {
+            name: "AIMD",
+            colour: "#1f77b4",
+            history: &aimd,
+        },
+        Series {
+            name: "Gradient2",
+            colour: "#ff7f0e",
+            history: &gradient,
+        },
+    ];
+    let svg = plot(&simulation, &series);
     match path {
         Some(path) => std::fs::write(&path, svg).expect("the SVG file can be written"),
         None => print!("{svg}"),
     }
 }
 
-fn plot(simulation: &sim::Simulation, series: &[(&str, &str, &Vec<(f64, usize)>)]) -> String {
+/// One line of the plot: its name, its colour and the limit over time.
+struct Series<'a> {
+    name: &'a str,
+    colour: &'a str,
+    history: &'a [(f64, usize)],
+}
+
+fn plot(simulation: &sim::Simulation, series: &[Series<'_>]) -> String {
     let duration = simulation.duration.as_secs_f64();
     let top_limit = series
         .iter()
-        .flat_map(|(_, _, history)| history.iter().map(|&(_, limit)| limit))
+        .flat_map(|series| series.history.iter().map(|&(_, limit)| limit))
         .max()
         .unwrap_or(1)
         .max(simulation.knee * 2);
@@ -129,7 +142,15 @@ fn plot(simulation: &sim::Simulation, series: &[(&str, &str, &Vec<(f64, usize)>)
         simulation.knee,
     );
     // The series and their legend.
-    for (index, (name, colour, history)) in series.iter().enumerate() {
+    for (
+        index,
+        Series {
+            name,
+            colour,
+            history,
+        },
+    ) in series.iter().enumerate()
+    {
         let points: Vec<String> = history
             .iter()
             .map(|&(seconds, limit)| format!("{:.1},{:.1}", x(seconds), y(limit as f64)))

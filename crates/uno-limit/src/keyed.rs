@@ -221,7 +221,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         let (semaphore, key_use) = self.start_use(key)?;
         let permit = admit(
             policy,
-            self.inner.limit,
+            || self.inner.limit,
             &self.inner.waiting,
             || semaphore.clone().try_acquire_owned(),
             || semaphore.clone().acquire_owned(),

@@ -139,7 +139,7 @@ impl Limiter {
         let inner = &*self.inner;
         let permit = admit(
             inner.on_full,
-            inner.limit,
+            || inner.limit,
             &inner.waiting,
             || inner.semaphore.try_acquire(),
             || inner.semaphore.acquire(),
@@ -286,7 +286,7 @@ impl Limiter {
         let inner = &*self.inner;
         let permit = admit(
             policy,
-            inner.limit,
+            || inner.limit,
             &inner.waiting,
             || inner.semaphore.clone().try_acquire_owned(),
             || inner.semaphore.clone().acquire_owned(),

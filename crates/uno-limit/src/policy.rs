@@ -75,13 +75,14 @@ impl Drop for WaitingGuard<'_> {
 }
 
 /// Admits a caller under `policy`: first without waiting, then as the policy says.
+/// `limit` is only asked for to report a rejection.
 ///
 /// The fast path never queues: tokio's semaphore hands released permits straight to
 /// queued waiters, so a free permit is only visible when nobody waits, and trying first
 /// keeps FIFO order.
 pub(crate) async fn admit<P, Acquire>(
     policy: FullPolicy,
-    limit: usize,
+    limit: impl FnOnce() -> usize,
     waiting: &AtomicUsize,
     try_acquire: impl FnOnce() -> Result<P, TryAcquireError>,
     acquire: impl FnOnce() -> Acquire,
@@ -96,6 +97,7 @@ where
     }
     match policy {
         FullPolicy::Reject => {
+            let limit = limit();
             crate::trace!(limit, "limiter full, rejecting");
             Err(LimitError::Full { limit })
         }

@@ -268,7 +268,7 @@ impl AdaptiveLimiter {
         let inner = &*self.inner;
         let permit = admit(
             policy,
-            self.limit(),
+            || self.limit(),
             &inner.waiting,
             || inner.semaphore.clone().try_acquire_owned(),
             || inner.semaphore.clone().acquire_owned(),
