@@ -141,8 +141,8 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         K: Clone,
     {
         let permit = self.acquire(key).await?;
-        // Declared after `permit`, so a cancelled `run` drops `future` first.
-        let future = future;
+        // `.await` moves `future` into a temporary created after `permit`, so a `run`
+        // cancelled while running drops the work (and what it holds) before the permit.
         let output = future.await;
         drop(permit);
         Ok(output)

@@ -145,10 +145,8 @@ impl Limiter {
             || inner.semaphore.acquire(),
         )
         .await?;
-        // Locals drop in reverse order, so if this future is cancelled while running,
-        // `future` is dropped before `permit` and releases what it holds before the
-        // next caller is admitted.
-        let future = future;
+        // `.await` moves `future` into a temporary created after `permit`, so a `run`
+        // cancelled while running drops the work (and what it holds) before the permit.
         let output = future.await;
         drop(permit);
         Ok(output)

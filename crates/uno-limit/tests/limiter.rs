@@ -363,3 +363,59 @@ fn futures_from_run_and_wrap_are_send_when_the_work_is() {
     assert_send(&call);
     assert_send(&wrapped);
 }
+
+/// Records how many permits were held when it was dropped.
+struct InFlightProbe {
+    limiter: Limiter,
+    seen: Arc<AtomicUsize>,
+}
+
+impl Drop for InFlightProbe {
+    fn drop(&mut self) {
+        self.seen.store(self.limiter.in_flight(), Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelled_work_is_dropped_before_its_permit_is_released() {
+    let limiter = Limiter::new(1).unwrap();
+    let seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let probe = InFlightProbe {
+        limiter: limiter.clone(),
+        seen: seen.clone(),
+    };
+    let run = limiter.run(async move {
+        let _probe = probe;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), run)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "run released its permit before dropping the work"
+    );
+
+    let wrapped = limiter.wrap(|probe: InFlightProbe| async move {
+        let _probe = probe;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let probe = InFlightProbe {
+        limiter: limiter.clone(),
+        seen: seen.clone(),
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), wrapped(probe))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "a wrapped call released its permit before dropping the work"
+    );
+    assert_eq!(limiter.in_flight(), 0);
+}

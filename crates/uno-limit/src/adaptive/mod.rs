@@ -205,8 +205,8 @@ impl AdaptiveLimiter {
         F: Future<Output = Result<T, E>>,
     {
         let permit = self.acquire().await?;
-        // Declared after `permit`, so a cancelled `run` drops `future` first.
-        let future = future;
+        // `.await` moves `future` into a temporary created after `permit`, so a `run`
+        // cancelled while running drops the work (and what it holds) before the permit.
         let result = future.await;
         match result {
             Ok(_) => permit.success(),
