@@ -21,6 +21,10 @@ pin_project_lite::pin_project! {
     ///
     /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue;
     /// dropped while running, it releases its permit (after dropping the inner future).
+    ///
+    /// # Panics
+    ///
+    /// Polling it again after it returned `Ready` panics, as most futures do.
     #[must_use = "futures do nothing unless polled"]
     pub struct Limited<Fut> {
         // Fields drop in order: the inner future goes before the permit held in `state`,

@@ -311,7 +311,21 @@ impl<K: Hash + Eq> Drop for KeyUse<K> {
             entry.users -= 1;
             if entry.users == 0 {
                 state.keys.remove(&self.key);
+                state.shrink_after_burst();
             }
+        }
+    }
+}
+
+impl<K: Hash + Eq> KeyedState<K> {
+    /// Gives memory back once a burst of keys has passed: a map that fell to a quarter
+    /// of its capacity is halved in capacity (never below a small floor), so the cost
+    /// of rehashing is amortised over the removals that led to it.
+    fn shrink_after_burst(&mut self) {
+        const FLOOR: usize = 64;
+        let capacity = self.keys.capacity();
+        if capacity > FLOOR && self.keys.len() * 4 < capacity {
+            self.keys.shrink_to((self.keys.len() * 2).max(FLOOR));
         }
     }
 }
@@ -347,5 +361,26 @@ impl<K: Hash + Eq + fmt::Debug> fmt::Debug for KeyedPermit<K> {
         f.debug_struct("KeyedPermit")
             .field("key", &self.key_use.key)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_map_gives_memory_back_after_a_burst() {
+        let limiter = KeyedLimiter::new(1).unwrap();
+        let burst: Vec<_> = (0..10_000u32)
+            .map(|key| limiter.try_acquire(key).unwrap())
+            .collect();
+        let peak = limiter.inner.lock().keys.capacity();
+        assert!(peak >= 10_000);
+        drop(burst);
+        let after = limiter.inner.lock().keys.capacity();
+        assert!(
+            after <= 128,
+            "capacity stayed at {after} after the burst (peak {peak})"
+        );
     }
 }

@@ -220,3 +220,42 @@ fn run_futures_are_send() {
     assert_send(&run);
     assert_send(&limiter.acquire());
 }
+
+#[tokio::test(start_paused = true)]
+async fn reject_and_timeout_policies_apply_to_acquire_and_run() {
+    let bulkhead =
+        AdaptiveLimiter::with_policy(aimd(1, 1, 4), uno_limit::FullPolicy::Reject).unwrap();
+    let held = bulkhead.acquire().await.unwrap();
+    assert_eq!(
+        bulkhead.acquire().await.unwrap_err(),
+        LimitError::Full { limit: 1 }
+    );
+    assert_eq!(
+        bulkhead.run(async { Ok::<(), ()>(()) }).await.unwrap_err(),
+        LimitError::Full { limit: 1 }
+    );
+    assert_eq!(
+        bulkhead.limit(),
+        1,
+        "a refusal is not reported to the algorithm"
+    );
+    drop(held);
+
+    let timeout = Duration::from_secs(1);
+    let patient =
+        AdaptiveLimiter::with_policy(aimd(1, 1, 4), uno_limit::FullPolicy::Timeout(timeout))
+            .unwrap();
+    let _held = patient.acquire().await.unwrap();
+    assert_eq!(
+        patient.acquire().await.unwrap_err(),
+        LimitError::Timeout { timeout }
+    );
+    assert!(matches!(
+        AdaptiveLimiter::with_policy(
+            Aimd::default(),
+            uno_limit::FullPolicy::Timeout(Duration::ZERO)
+        )
+        .unwrap_err(),
+        LimitError::InvalidConfig { .. }
+    ));
+}

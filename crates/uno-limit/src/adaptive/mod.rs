@@ -131,6 +131,7 @@ pub struct AdaptiveLimiter {
 
 struct AdaptiveInner {
     semaphore: Arc<Semaphore>,
+    on_full: FullPolicy,
     in_flight: AtomicUsize,
     waiting: AtomicUsize,
     state: Mutex<AdaptiveState>,
@@ -158,10 +159,48 @@ pub struct AdaptivePermit {
 impl AdaptiveLimiter {
     /// Creates a limiter driven by `algorithm`, waiting in FIFO order when full.
     pub fn new(algorithm: impl LimitAlgorithm) -> Self {
+        Self::build(algorithm, FullPolicy::Wait)
+    }
+
+    /// Creates a limiter driven by `algorithm` that acts on a full limit as `on_full`
+    /// says, for [`run`](Self::run) and [`acquire`](Self::acquire).
+    ///
+    /// With [`FullPolicy::Reject`] this is an adaptive bulkhead: callers over the
+    /// current limit are refused at once. A refusal is not reported to the algorithm
+    /// (no operation ran); report the drops your callers see with
+    /// [`AdaptivePermit::dropped`].
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::InvalidConfig`] for a zero [`FullPolicy::Timeout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{AdaptiveLimiter, Aimd, FullPolicy, LimitError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// let aimd = Aimd::builder().initial_limit(1).build()?;
+    /// let limiter = AdaptiveLimiter::with_policy(aimd, FullPolicy::Reject)?;
+    /// let _busy = limiter.acquire().await?;
+    /// assert_eq!(limiter.acquire().await.unwrap_err(), LimitError::Full { limit: 1 });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_policy(
+        algorithm: impl LimitAlgorithm,
+        on_full: FullPolicy,
+    ) -> Result<Self, LimitError> {
+        Ok(Self::build(algorithm, on_full.validate()?))
+    }
+
+    fn build(algorithm: impl LimitAlgorithm, on_full: FullPolicy) -> Self {
         let limit = algorithm.initial_limit().clamp(1, Semaphore::MAX_PERMITS);
         AdaptiveLimiter {
             inner: Arc::new(AdaptiveInner {
                 semaphore: Arc::new(Semaphore::new(limit)),
+                on_full,
                 in_flight: AtomicUsize::new(0),
                 waiting: AtomicUsize::new(0),
                 state: Mutex::new(AdaptiveState {
@@ -180,7 +219,8 @@ impl AdaptiveLimiter {
     ///
     /// # Errors
     ///
-    /// [`LimitError::Closed`] if the limiter is or becomes closed.
+    /// [`LimitError::Closed`] if the limiter is or becomes closed, and
+    /// [`LimitError::Full`] or [`LimitError::Timeout`] under those policies.
     ///
     /// # Cancel safety
     ///
@@ -215,17 +255,19 @@ impl AdaptiveLimiter {
         Ok(result)
     }
 
-    /// Waits, in FIFO order, for a permit.
+    /// Gets a permit as the limiter's [`FullPolicy`] says (by default, waits in FIFO
+    /// order).
     ///
     /// # Errors
     ///
-    /// [`LimitError::Closed`] if the limiter is or becomes closed.
+    /// [`LimitError::Closed`] if the limiter is or becomes closed, and
+    /// [`LimitError::Full`] or [`LimitError::Timeout`] under those policies.
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
     pub async fn acquire(&self) -> Result<AdaptivePermit, LimitError> {
-        self.acquire_with(FullPolicy::Wait).await
+        self.acquire_with(self.inner.on_full).await
     }
 
     /// Gets a permit if one is free now.
@@ -285,6 +327,11 @@ impl AdaptiveLimiter {
             started: Instant::now(),
             in_flight,
         }
+    }
+
+    /// What this limiter does when the current limit is reached.
+    pub fn on_full(&self) -> FullPolicy {
+        self.inner.on_full
     }
 
     /// The current limit.
@@ -415,6 +462,7 @@ impl fmt::Debug for AdaptiveLimiter {
             .field("limit", &self.limit())
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
+            .field("on_full", &self.inner.on_full)
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
