@@ -101,13 +101,11 @@ where
             crate::trace!(limit, "limiter full, rejecting");
             Err(LimitError::Full { limit })
         }
-        FullPolicy::Wait => {
-            let _waiting = WaitingGuard::new(waiting);
-            acquire().await.map_err(|_closed| LimitError::Closed)
-        }
+        FullPolicy::Wait => queued(waiting, acquire())
+            .await
+            .map_err(|_closed| LimitError::Closed),
         FullPolicy::Timeout(timeout) => {
-            let _waiting = WaitingGuard::new(waiting);
-            match tokio::time::timeout(timeout, acquire()).await {
+            match tokio::time::timeout(timeout, queued(waiting, acquire())).await {
                 Ok(Ok(permit)) => Ok(permit),
                 Ok(Err(_closed)) => Err(LimitError::Closed),
                 Err(_elapsed) => {
@@ -117,6 +115,27 @@ where
             }
         }
     }
+}
+
+/// Awaits `acquire`, counting the caller in `waiting` from the moment it is queued
+/// (its first `Pending`) until it is admitted, fails or is cancelled.
+///
+/// Counting only once queued makes `waiting() == n` mean that `n` callers hold a place
+/// in the FIFO queue, which callers (and tests of FIFO order) can rely on.
+async fn queued<P>(
+    waiting: &AtomicUsize,
+    acquire: impl Future<Output = Result<P, AcquireError>>,
+) -> Result<P, AcquireError> {
+    let mut acquire = std::pin::pin!(acquire);
+    let mut counted = None;
+    std::future::poll_fn(|cx| {
+        let poll = acquire.as_mut().poll(cx);
+        if poll.is_pending() && counted.is_none() {
+            counted = Some(WaitingGuard::new(waiting));
+        }
+        poll
+    })
+    .await
 }
 
 /// Maps a failed `try_acquire` to the crate's error.

@@ -219,3 +219,37 @@ async fn close_fails_waiters_and_new_calls_but_running_work_finishes() {
     drop(held);
     assert_eq!(limiter.active_keys(), 0);
 }
+
+/// Records how many permits of its key were held when it was dropped.
+struct InFlightProbe {
+    limiter: KeyedLimiter<&'static str>,
+    seen: Arc<AtomicUsize>,
+}
+
+impl Drop for InFlightProbe {
+    fn drop(&mut self) {
+        self.seen
+            .store(self.limiter.in_flight(&"k"), Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelled_work_is_dropped_before_its_permit_is_released() {
+    let limiter = KeyedLimiter::new(1).unwrap();
+    let seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let probe = InFlightProbe {
+        limiter: limiter.clone(),
+        seen: seen.clone(),
+    };
+    let run = limiter.run("k", async move {
+        let _probe = probe;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), run)
+            .await
+            .is_err()
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    assert_eq!(limiter.active_keys(), 0);
+}
