@@ -283,6 +283,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     /// Closes the limiter for every key: waiting callers and every later request fail
     /// with [`LimitError::Closed`]; running operations finish.
     pub fn close(&self) {
+        crate::trace!("keyed limiter closed");
         let mut state = self.inner.lock();
         state.closed = true;
         for entry in state.keys.values() {

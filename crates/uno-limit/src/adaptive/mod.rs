@@ -353,6 +353,7 @@ impl AdaptiveLimiter {
     /// Closes the limiter: waiting callers and every later request fail with
     /// [`LimitError::Closed`]; running operations finish and may still report.
     pub fn close(&self) {
+        crate::trace!("adaptive limiter closed");
         self.inner.semaphore.close();
     }
 
