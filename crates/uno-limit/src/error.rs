@@ -1,0 +1,67 @@
+//! The crate's one error type.
+
+use std::time::Duration;
+
+/// What can go wrong when asking a limiter for room, or when building one.
+///
+/// Every limiter in this crate reports a refusal as a value of this type, never as a
+/// panic: a closed limiter, a full limiter in [`FullPolicy::Reject`] mode, a wait that
+/// timed out, and bad configuration.
+///
+/// [`FullPolicy::Reject`]: crate::FullPolicy::Reject
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// The limiter was closed: it admits no new work (work already running finishes).
+    #[error(
+        "the limiter is closed and admits no new work; stop submitting, or create a new limiter"
+    )]
+    Closed,
+    /// The limiter was full and is set to reject at once instead of waiting.
+    #[error(
+        "the limiter is full ({limit} in flight) and rejects work when full; retry later, shed the load, or raise the limit"
+    )]
+    Full {
+        /// The limit that was reached.
+        limit: usize,
+    },
+    /// No permit became free within the allowed wait.
+    #[error(
+        "no permit became free within {timeout:?}; retry later, or raise the limit or the timeout"
+    )]
+    Timeout {
+        /// How long the caller waited.
+        timeout: Duration,
+    },
+    /// A limit of zero was asked for; such a limiter would never admit any work.
+    #[error("a concurrency limit of 0 would never admit any work; use a limit of at least 1")]
+    ZeroLimit,
+    /// A limit larger than the underlying semaphore supports was asked for.
+    #[error(
+        "a concurrency limit of {limit} is larger than the supported maximum of {max}; use a smaller limit"
+    )]
+    LimitTooLarge {
+        /// The limit asked for.
+        limit: usize,
+        /// The largest supported limit.
+        max: usize,
+    },
+    /// A builder was given settings that do not fit together.
+    #[error("invalid limiter configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong and how to fix it.
+        reason: &'static str,
+    },
+}
+
+/// Checks a fixed concurrency limit.
+pub(crate) fn check_limit(limit: usize) -> Result<usize, LimitError> {
+    if limit == 0 {
+        return Err(LimitError::ZeroLimit);
+    }
+    let max = tokio::sync::Semaphore::MAX_PERMITS;
+    if limit > max {
+        return Err(LimitError::LimitTooLarge { limit, max });
+    }
+    Ok(limit)
+}

@@ -1,0 +1,399 @@
+//! The fixed concurrency limit: [`Limiter`], its builder and its [`Permit`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::check_limit;
+use crate::future::Limited;
+use crate::policy::{admit, try_error};
+use crate::{FullPolicy, LimitError};
+
+/// Bounds how many operations run at once.
+///
+/// A `Limiter` holds `limit` permits. Work runs while it holds one; when all are taken,
+/// the limiter's [`FullPolicy`] decides: wait (the default, in FIFO order), wait up to a
+/// timeout, or reject at once. Cloning is cheap and every clone shares the same
+/// permits, so one limiter can guard a dependency across many tasks.
+///
+/// It is the seed's `@concurrent_limited(max_concurrent=5)`: [`run`](Self::run) limits
+/// one future, [`wrap`](Self::wrap) turns a function into a limited one.
+///
+/// # Examples
+///
+/// ```
+/// use uno_limit::{LimitError, Limiter};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), LimitError> {
+/// let limiter = Limiter::new(5)?;
+/// let doubled = limiter.run(async { 21 * 2 }).await?;
+/// assert_eq!(doubled, 42);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Cancel safety
+///
+/// Every future returned here is cancel-safe: dropped while waiting, it leaves no
+/// permit behind and gives up its place in the queue; dropped while running, it
+/// releases its permit.
+#[derive(Clone)]
+pub struct Limiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    semaphore: Arc<Semaphore>,
+    limit: usize,
+    on_full: FullPolicy,
+    waiting: AtomicUsize,
+}
+
+/// Builds a [`Limiter`] with options; see [`Limiter::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct LimiterBuilder {
+    limit: Option<usize>,
+    on_full: FullPolicy,
+}
+
+/// Room for one operation in a [`Limiter`]; dropping it gives the room back.
+///
+/// A `Permit` owns its share of the limiter, so it can move into a spawned task.
+#[must_use = "the permit is released as soon as it is dropped"]
+pub struct Permit {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Limiter {
+    /// Creates a limiter that lets at most `limit` operations run at once and makes
+    /// callers wait, in FIFO order, when it is full.
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::ZeroLimit`] when `limit` is 0 (such a limiter would never admit
+    /// anything), [`LimitError::LimitTooLarge`] above tokio's semaphore maximum.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// assert!(Limiter::new(5).is_ok());
+    /// assert_eq!(Limiter::new(0).unwrap_err(), LimitError::ZeroLimit);
+    /// ```
+    pub fn new(limit: usize) -> Result<Self, LimitError> {
+        Self::builder().limit(limit).build()
+    }
+
+    /// Starts a [`LimiterBuilder`] to choose the limit and what happens when full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{FullPolicy, LimitError, Limiter};
+    ///
+    /// let bulkhead = Limiter::builder().limit(10).on_full(FullPolicy::Reject).build()?;
+    /// assert_eq!(bulkhead.on_full(), FullPolicy::Reject);
+    /// # Ok::<(), LimitError>(())
+    /// ```
+    pub fn builder() -> LimiterBuilder {
+        LimiterBuilder::default()
+    }
+
+    /// Runs `future` while holding a permit, after getting one as the
+    /// [`FullPolicy`] says.
+    ///
+    /// The permit is released when `future` finishes, panics or is dropped. The
+    /// returned future is `Send` whenever `future` is.
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::Closed`] if the limiter is closed (also while waiting), and
+    /// [`LimitError::Full`] or [`LimitError::Timeout`] under those policies; `future`
+    /// is then dropped without being polled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped while waiting it holds no permit and leaves the queue;
+    /// dropped while running it releases its permit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// let limiter = Limiter::new(2)?;
+    /// let body = limiter.run(async { "fetched" }).await?;
+    /// assert_eq!(body, "fetched");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, LimitError> {
+        let inner = &*self.inner;
+        let permit = admit(
+            inner.on_full,
+            || inner.limit,
+            &inner.waiting,
+            || inner.semaphore.try_acquire(),
+            || inner.semaphore.acquire(),
+        )
+        .await?;
+        // `.await` moves `future` into a temporary created after `permit`, so a `run`
+        // cancelled while running drops the work (and what it holds) before the permit.
+        let output = future.await;
+        drop(permit);
+        Ok(output)
+    }
+
+    /// Turns `f` into a function whose every call runs under this limiter: the
+    /// decorator form of [`run`](Self::run).
+    ///
+    /// The returned function is cheap to clone (clones share the limiter) and returns
+    /// a [`Limited`] future, which is `Send` whenever `f`'s future is. A function of
+    /// several arguments takes them as one tuple.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// async fn process_item(item: u32) -> u32 {
+    ///     item * 2
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// let limiter = Limiter::new(5)?;
+    /// let process = limiter.wrap(process_item);
+    /// let outputs = futures_util::future::join_all((0..10).map(|item| process(item))).await;
+    /// assert_eq!(outputs[3], Ok(6));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wrap<A, F, Fut>(&self, f: F) -> impl Fn(A) -> Limited<Fut> + Clone + use<A, F, Fut>
+    where
+        F: Fn(A) -> Fut + Clone,
+        Fut: Future,
+    {
+        let limiter = self.clone();
+        move |argument| Limited::new(limiter.clone(), f(argument))
+    }
+
+    /// Gets a permit as the limiter's [`FullPolicy`] says.
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::Closed`] if the limiter is or becomes closed, and
+    /// [`LimitError::Full`] or [`LimitError::Timeout`] under those policies.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// let limiter = Limiter::new(1)?;
+    /// let permit = limiter.acquire().await?;
+    /// assert_eq!(limiter.in_flight(), 1);
+    /// drop(permit);
+    /// assert_eq!(limiter.in_flight(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn acquire(&self) -> Result<Permit, LimitError> {
+        self.acquire_with(self.inner.on_full).await
+    }
+
+    /// Gets a permit if one is free now, whatever the [`FullPolicy`].
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::Full`] when every permit is taken, [`LimitError::Closed`] when the
+    /// limiter is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// let limiter = Limiter::new(1)?;
+    /// let _held = limiter.try_acquire()?;
+    /// assert_eq!(limiter.try_acquire().unwrap_err(), LimitError::Full { limit: 1 });
+    /// # Ok::<(), LimitError>(())
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit, LimitError> {
+        self.inner
+            .semaphore
+            .clone()
+            .try_acquire_owned()
+            .map(|permit| Permit { _permit: permit })
+            .map_err(|error| try_error(&error, self.inner.limit))
+    }
+
+    /// Waits up to `timeout` for a permit, whatever the [`FullPolicy`].
+    ///
+    /// A zero `timeout` takes a free permit if there is one and otherwise fails at once.
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::Timeout`] when no permit became free in time,
+    /// [`LimitError::Closed`] when the limiter is or becomes closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// let limiter = Limiter::new(1)?;
+    /// let _held = limiter.acquire().await?;
+    /// let timeout = Duration::from_secs(1);
+    /// assert_eq!(limiter.acquire_timeout(timeout).await.unwrap_err(), LimitError::Timeout { timeout });
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Permit, LimitError> {
+        if timeout.is_zero() {
+            return self.try_acquire().map_err(|error| match error {
+                LimitError::Full { .. } => LimitError::Timeout { timeout },
+                other => other,
+            });
+        }
+        self.acquire_with(FullPolicy::Timeout(timeout)).await
+    }
+
+    pub(crate) async fn acquire_with(&self, policy: FullPolicy) -> Result<Permit, LimitError> {
+        let inner = &*self.inner;
+        let permit = admit(
+            policy,
+            || inner.limit,
+            &inner.waiting,
+            || inner.semaphore.clone().try_acquire_owned(),
+            || inner.semaphore.clone().acquire_owned(),
+        )
+        .await?;
+        Ok(Permit { _permit: permit })
+    }
+
+    /// How many permits are held now (operations running under this limiter).
+    pub fn in_flight(&self) -> usize {
+        self.inner.limit - self.inner.semaphore.available_permits()
+    }
+
+    /// How many callers are waiting for a permit now.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// The most operations this limiter lets run at once.
+    pub fn limit(&self) -> usize {
+        self.inner.limit
+    }
+
+    /// What this limiter does when it is full.
+    pub fn on_full(&self) -> FullPolicy {
+        self.inner.on_full
+    }
+
+    /// Closes the limiter: waiting callers and every later request fail with
+    /// [`LimitError::Closed`]; operations already running finish and release their
+    /// permits as usual. Closing twice does nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// let limiter = Limiter::new(4)?;
+    /// limiter.close();
+    /// assert_eq!(limiter.run(async {}).await, Err(LimitError::Closed));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        crate::trace!("limiter closed");
+        self.inner.semaphore.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.semaphore.is_closed()
+    }
+}
+
+impl fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limiter")
+            .field("limit", &self.inner.limit)
+            .field("in_flight", &self.in_flight())
+            .field("waiting", &self.waiting())
+            .field("on_full", &self.inner.on_full)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl LimiterBuilder {
+    /// The most operations that may run at once (required, at least 1).
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// What to do when every permit is taken; [`FullPolicy::Wait`] by default.
+    pub fn on_full(mut self, policy: FullPolicy) -> Self {
+        self.on_full = policy;
+        self
+    }
+
+    /// Checks the settings and builds the [`Limiter`].
+    ///
+    /// # Errors
+    ///
+    /// [`LimitError::ZeroLimit`] for a limit of 0, [`LimitError::LimitTooLarge`] above
+    /// tokio's semaphore maximum, [`LimitError::InvalidConfig`] when no limit was set or
+    /// the policy's timeout is zero.
+    pub fn build(self) -> Result<Limiter, LimitError> {
+        let Some(limit) = self.limit else {
+            return Err(LimitError::InvalidConfig {
+                reason: "no limit was set; call .limit(n) with n >= 1",
+            });
+        };
+        let limit = check_limit(limit)?;
+        let on_full = self.on_full.validate()?;
+        Ok(Limiter {
+            inner: Arc::new(Inner {
+                semaphore: Arc::new(Semaphore::new(limit)),
+                limit,
+                on_full,
+                waiting: AtomicUsize::new(0),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
