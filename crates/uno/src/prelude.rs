@@ -10,3 +10,13 @@
 #[cfg(feature = "retry")]
 #[doc(no_inline)]
 pub use crate::retry::{BackoffStrategy, Jitter, RetryExt, RetryPolicy};
+
+#[cfg(feature = "resource")]
+#[doc(no_inline)]
+pub use crate::resource::{
+    AsyncResource, CleanupTracker, Managed, ResourcePool, ResourceStack, using,
+};
+
+#[cfg(feature = "limit")]
+#[doc(no_inline)]
+pub use crate::limit::{AdaptiveLimiter, FullPolicy, KeyedLimiter, LimitStreamExt, Limiter};
