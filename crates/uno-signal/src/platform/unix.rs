@@ -1,0 +1,200 @@
+//! Unix: signal-hook-tokio for delivery, signal-hook's flag actions for the forced exit.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::StreamExt;
+use signal_hook::SigId;
+use signal_hook_tokio::Signals;
+
+use crate::{ForceExit, Signal, SignalError};
+
+/// An async stream of the signals one listener asked for.
+pub(crate) struct SignalStream {
+    signals: Signals,
+}
+
+impl std::fmt::Debug for SignalStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // signal-hook-tokio's stream does not implement Debug.
+        f.debug_struct("SignalStream").finish_non_exhaustive()
+    }
+}
+
+impl SignalStream {
+    /// The next signal; `None` only if the stream was closed.
+    ///
+    /// Signals of the same kind that arrive while nobody polls are merged into one, as
+    /// the operating system itself does.
+    pub(crate) async fn recv(&mut self) -> Option<Signal> {
+        loop {
+            let raw = self.signals.next().await?;
+            // The stream only yields numbers we registered, so this always matches.
+            if let Some(signal) = Signal::from_raw(raw) {
+                return Some(signal);
+            }
+        }
+    }
+}
+
+/// What a listener holds in the process-global signal state; released on drop.
+#[derive(Debug)]
+pub(crate) struct Registration {
+    listeners: Vec<ListenerGuard>,
+    force_exit: Vec<SigId>,
+}
+
+/// Ends the process because of a signal that arrived while shutting down, if the
+/// platform did not already do so inside the signal handler. On Unix it always has
+/// (or the forced exit is off), so there is nothing left to do.
+pub(crate) fn exit_on_runtime(_signal: Signal, _force_exit: ForceExit) {}
+
+impl Registration {
+    /// Arms the forced exit: from now on, the next of these signals ends the process
+    /// from inside the signal handler, whatever the runtime is doing.
+    pub(crate) fn arm(armed: &AtomicBool) {
+        armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes a second signal exit the process.
+    ///
+    /// For each signal two signal-hook actions are registered, in this order: "exit if
+    /// armed", then "arm". The first signal therefore only arms (and reaches the async
+    /// stream); the second exits inside the handler, which works even when a blocking
+    /// task holds every runtime thread.
+    pub(crate) fn add_forced_exit(
+        &mut self,
+        signals: &[Signal],
+        force_exit: ForceExit,
+        armed: &Arc<AtomicBool>,
+    ) -> Result<(), SignalError> {
+        for &signal in signals {
+            let code = match force_exit {
+                ForceExit::Never => return Ok(()),
+                ForceExit::Conventional => signal.conventional_exit_code(),
+                ForceExit::Code(code) => code,
+            };
+            let register = |result: std::io::Result<SigId>| {
+                result.map_err(|source| SignalError::Register { signal, source })
+            };
+            let exit = register(signal_hook::flag::register_conditional_shutdown(
+                signal.raw(),
+                i32::from(code),
+                Arc::clone(armed),
+            ))?;
+            self.force_exit.push(exit);
+            let arm = register(signal_hook::flag::register(signal.raw(), Arc::clone(armed)))?;
+            self.force_exit.push(arm);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        for id in self.force_exit.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+        // `listeners` drop after this, restoring default actions where we were the last.
+    }
+}
+
+/// Starts listening for `signals`: returns the stream to poll and the registration to
+/// keep for as long as the listener lives.
+///
+/// # Panics
+///
+/// Panics outside a tokio runtime, or in one built without `enable_io`.
+pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration), SignalError> {
+    let mut registration = Registration {
+        listeners: Vec::with_capacity(signals.len()),
+        force_exit: Vec::new(),
+    };
+    // Take the listener counts first, so the default-action emulation is off before
+    // signal-hook replaces the operating system's default action.
+    for &signal in signals {
+        registration.listeners.push(ListenerGuard::acquire(signal)?);
+    }
+    let stream =
+        Signals::new(std::iter::empty::<i32>()).map_err(|source| SignalError::Register {
+            signal: signals.first().copied().unwrap_or(Signal::Interrupt),
+            source,
+        })?;
+    let handle = stream.handle();
+    for &signal in signals {
+        handle
+            .add_signal(signal.raw())
+            .map_err(|source| SignalError::Register { signal, source })?;
+    }
+    Ok((SignalStream { signals: stream }, registration))
+}
+
+/// Process-global, per signal: how many uno listeners exist, and whether the default
+/// action must be emulated because there are none.
+///
+/// Why global: the operating system keeps one disposition per signal per process, and
+/// signal-hook never gives it back once it installed its handler. Without this, a
+/// signal that arrives after the last listener is gone would be swallowed, which is
+/// exactly tokio's "Ctrl-C does nothing any more" trap.
+struct DefaultSlot {
+    listeners: Mutex<SlotState>,
+    /// Read inside the signal handler, hence an atomic.
+    emulate_default: AtomicBool,
+}
+
+struct SlotState {
+    count: usize,
+    action_registered: bool,
+}
+
+static SLOTS: [DefaultSlot; Signal::ALL.len()] = [const {
+    DefaultSlot {
+        listeners: Mutex::new(SlotState {
+            count: 0,
+            action_registered: false,
+        }),
+        emulate_default: AtomicBool::new(false),
+    }
+}; Signal::ALL.len()];
+
+/// One listener's share of a [`DefaultSlot`].
+#[derive(Debug)]
+struct ListenerGuard {
+    signal: Signal,
+}
+
+impl ListenerGuard {
+    fn acquire(signal: Signal) -> Result<ListenerGuard, SignalError> {
+        let slot = &SLOTS[signal.index()];
+        // The state stays consistent even if a holder panicked: every update is a
+        // single assignment.
+        let mut state = slot
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !state.action_registered {
+            // Registered once per signal for the life of the process; it does nothing
+            // while `emulate_default` is false.
+            signal_hook::flag::register_conditional_default(signal.raw(), &slot.emulate_default)
+                .map_err(|source| SignalError::Register { signal, source })?;
+            state.action_registered = true;
+        }
+        state.count += 1;
+        slot.emulate_default.store(false, Ordering::SeqCst);
+        Ok(ListenerGuard { signal })
+    }
+}
+
+impl Drop for ListenerGuard {
+    fn drop(&mut self) {
+        let slot = &SLOTS[self.signal.index()];
+        let mut state = slot
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.count -= 1;
+        if state.count == 0 {
+            slot.emulate_default.store(true, Ordering::SeqCst);
+        }
+    }
+}
