@@ -85,6 +85,9 @@ pub struct Shutdown {
     state: Arc<State>,
     grace_period: Duration,
     work: Mutex<WorkSet>,
+    /// Serialises calls of `run`: the work set wakes only the last task that polled
+    /// it, so two concurrent `run`s could otherwise miss a completion.
+    running: tokio::sync::Mutex<()>,
     listener: JoinHandle<()>,
     // Kept for its `Drop`: unregisters the forced exit and gives signals back to
     // their default action when this was their last listener.
@@ -209,6 +212,7 @@ impl Shutdown {
             state,
             grace_period: builder.grace_period,
             work: Mutex::new(WorkSet::default()),
+            running: tokio::sync::Mutex::new(()),
             listener,
             _registration: registration,
         })
@@ -302,11 +306,15 @@ impl Shutdown {
     /// at once with a report whose [`reason`](ShutdownReport::reason) is `None`; use
     /// [`wait`](Shutdown::wait) to wait for the shutdown itself.
     ///
+    /// Concurrent calls take turns: a second call waits for the first to return, then
+    /// reports whatever is left (usually nothing).
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: work keeps running when the future is dropped, and outcomes it had
     /// already collected are returned by the next call.
     pub async fn run(&self) -> ShutdownReport {
+        let _running = self.running.lock().await;
         loop {
             tokio::select! {
                 biased;

@@ -37,7 +37,7 @@ pub enum Signal {
 
 impl Signal {
     /// Every variant, in declaration order.
-    pub const ALL: [Signal; 6] = [
+    pub const ALL: &'static [Signal] = &[
         Signal::Interrupt,
         Signal::Terminate,
         Signal::Hangup,
@@ -86,7 +86,10 @@ impl Signal {
     /// Maps a platform signal number back to the variant, if it is one of ours.
     #[cfg(unix)]
     pub(crate) fn from_raw(raw: i32) -> Option<Signal> {
-        Signal::ALL.into_iter().find(|signal| signal.raw() == raw)
+        Signal::ALL
+            .iter()
+            .copied()
+            .find(|signal| signal.raw() == raw)
     }
 
     #[cfg(unix)]
@@ -109,6 +112,7 @@ impl Signal {
     }
 
     /// The position of the variant in [`Signal::ALL`].
+    #[cfg(unix)]
     pub(crate) fn index(self) -> usize {
         self as usize
     }
@@ -124,9 +128,10 @@ impl fmt::Display for Signal {
 mod tests {
     use super::Signal;
 
+    #[cfg(unix)]
     #[test]
     fn index_matches_position_in_all() {
-        for (position, signal) in Signal::ALL.into_iter().enumerate() {
+        for (position, &signal) in Signal::ALL.iter().enumerate() {
             assert_eq!(signal.index(), position);
         }
     }
@@ -134,7 +139,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn raw_numbers_round_trip() {
-        for signal in Signal::ALL {
+        for &signal in Signal::ALL {
             assert_eq!(Signal::from_raw(signal.raw()), Some(signal));
         }
         assert_eq!(Signal::from_raw(0), None);
