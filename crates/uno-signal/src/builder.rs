@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use crate::{Shutdown, Signal, SignalError};
 
-/// The grace period when none is set: long enough for most cleanups, and shorter than
-/// the 30 seconds after which Kubernetes and Docker follow `SIGTERM` with `SIGKILL`,
-/// so the report of unfinished work still gets written.
-pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+/// The grace period when none is set: five seconds, enough for most cleanups and
+/// clearly shorter than the time after which supervisors follow `SIGTERM` with
+/// `SIGKILL` (10 seconds for `docker stop`, 30 for Kubernetes), so the shutdown ends
+/// on its own terms and its report still gets written.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
 
 /// What a signal that arrives once a [`Shutdown`] has begun does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
