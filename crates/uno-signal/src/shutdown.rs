@@ -137,12 +137,12 @@ impl WorkSet {
             Ok((id, result)) => (id, result.map_err(Failure::Error)),
             Err(error) => {
                 let id = error.id();
-                // Tasks are only aborted together with their removal from the set, so
-                // an error here is a panic; a cancellation is reported like one, to be
-                // safe, rather than lost.
+                // uno aborts tasks only together with their removal from the set, so
+                // an error here is a panic. The one other way, the runtime cancelling
+                // tasks as it shuts down, is still reported rather than lost.
                 let failure = match error.try_into_panic() {
                     Ok(payload) => Failure::from_panic(&*payload),
-                    Err(_) => Failure::Panic("the task was cancelled".to_owned()),
+                    Err(_) => Failure::Panic("cancelled by the runtime".to_owned()),
                 };
                 (id, Err(failure))
             }
@@ -188,7 +188,8 @@ impl Shutdown {
     /// # Panics
     ///
     /// Panics when called outside a tokio runtime, or (on Unix, with signals to
-    /// listen for) in a runtime built without `enable_io`.
+    /// listen for) in a runtime built without `enable_io`. A shutdown without signals
+    /// needs no I/O driver.
     pub fn install(signals: impl IntoIterator<Item = Signal>) -> Result<Shutdown, SignalError> {
         ShutdownBuilder::default().signals(signals).install()
     }

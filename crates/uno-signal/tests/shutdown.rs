@@ -405,3 +405,16 @@ async fn concurrent_runs_report_each_work_once_on_current_thread() {
 async fn concurrent_runs_report_each_work_once_on_multi_thread() {
     concurrent_runs_report_each_work_once().await;
 }
+
+#[test]
+fn a_shutdown_without_signals_needs_no_io_driver() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let shutdown = manual(Duration::from_secs(1));
+        shutdown.trigger();
+        assert_eq!(shutdown.wait().await, ShutdownReason::Triggered);
+    });
+}

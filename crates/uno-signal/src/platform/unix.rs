@@ -11,7 +11,9 @@ use crate::{ForceExit, Signal, SignalError};
 
 /// An async stream of the signals one listener asked for.
 pub(crate) struct SignalStream {
-    signals: Signals,
+    /// `None` when the listener asked for no signal at all (a trigger-only
+    /// `Shutdown`), which then needs no self-pipe and no I/O driver.
+    signals: Option<Signals>,
 }
 
 impl std::fmt::Debug for SignalStream {
@@ -27,8 +29,11 @@ impl SignalStream {
     /// Signals of the same kind that arrive while nobody polls are merged into one, as
     /// the operating system itself does.
     pub(crate) async fn recv(&mut self) -> Option<Signal> {
+        let Some(signals) = &mut self.signals else {
+            return std::future::pending().await;
+        };
         loop {
-            let raw = self.signals.next().await?;
+            let raw = signals.next().await?;
             // The stream only yields numbers we registered, so this always matches.
             if let Some(signal) = Signal::from_raw(raw) {
                 return Some(signal);
@@ -115,9 +120,12 @@ pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration),
     for &signal in signals {
         registration.listeners.push(ListenerGuard::acquire(signal)?);
     }
+    let Some(&first) = signals.first() else {
+        return Ok((SignalStream { signals: None }, registration));
+    };
     let stream =
         Signals::new(std::iter::empty::<i32>()).map_err(|source| SignalError::Register {
-            signal: signals.first().copied().unwrap_or(Signal::Interrupt),
+            signal: first,
             source,
         })?;
     let handle = stream.handle();
@@ -126,7 +134,10 @@ pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration),
             .add_signal(signal.raw())
             .map_err(|source| SignalError::Register { signal, source })?;
     }
-    Ok((SignalStream { signals: stream }, registration))
+    let stream = SignalStream {
+        signals: Some(stream),
+    };
+    Ok((stream, registration))
 }
 
 /// Process-global, per signal: how many uno listeners exist, and whether the default
