@@ -116,3 +116,56 @@ where
         self.map_err(Into::into)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Failure, SignalError};
+    use crate::Signal;
+
+    #[test]
+    fn messages_are_lowercase_sentences_without_a_final_period() {
+        let errors = [
+            SignalError::Register {
+                signal: Signal::Interrupt,
+                source: std::io::Error::other("refused"),
+            },
+            SignalError::Unsupported {
+                signal: Signal::Hangup,
+            },
+            SignalError::ShuttingDown {
+                name: "late".to_owned(),
+            },
+            SignalError::HandlerFailed {
+                signal: Signal::User1,
+                count: 3,
+                failures: vec![Failure::Panic("boom".to_owned())],
+            },
+        ];
+        for error in errors {
+            let message = error.to_string();
+            let first = message.chars().next().expect("a message");
+            assert!(
+                !first.is_uppercase() || message.starts_with("SIG"),
+                "{message}"
+            );
+            assert!(!message.ends_with('.'), "{message}");
+        }
+    }
+
+    #[test]
+    fn handler_failed_names_the_most_recent_failure() {
+        let error = SignalError::HandlerFailed {
+            signal: Signal::User1,
+            count: 3,
+            failures: vec![
+                Failure::Panic("first".to_owned()),
+                Failure::Error("second".into()),
+            ],
+        };
+        assert_eq!(
+            error.to_string(),
+            "the SIGUSR1 handler failed 3 time(s), most recently: returned an error: second; \
+             the listener kept running after each failure"
+        );
+    }
+}

@@ -131,7 +131,9 @@ impl SignalHandle {
 
     /// Stops listening, lets an in-flight handler run finish, and reports failures.
     ///
-    /// After `close` returns, the handler never runs again.
+    /// After `close` returns, the handler never runs again. If a run may hang, bound
+    /// the wait with `tokio::time::timeout`: giving up drops the handle, which aborts
+    /// the run.
     ///
     /// # Errors
     ///

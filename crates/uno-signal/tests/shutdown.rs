@@ -199,6 +199,12 @@ async fn work_errors_and_panics_are_reported_by_name() {
     shutdown
         .spawn("fine", async { Ok::<(), DiskFull>(()) })
         .unwrap();
+    shutdown
+        .spawn("text-error", async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Err::<(), _>("plain strings work as errors too".to_owned())
+        })
+        .unwrap();
 
     let report = shutdown.run().await;
 
@@ -213,6 +219,10 @@ async fn work_errors_and_panics_are_reported_by_name() {
         [
             ("writer", "returned an error: disk full".to_owned()),
             ("crasher", "panicked: boom".to_owned()),
+            (
+                "text-error",
+                "returned an error: plain strings work as errors too".to_owned()
+            ),
         ]
     );
     assert!(matches!(report.failed()[1].1, Failure::Panic(_)));
