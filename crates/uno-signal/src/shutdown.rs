@@ -67,9 +67,13 @@ use crate::{
 ///
 ///     let token = shutdown.token();
 ///     shutdown.spawn("worker", async move {
-///         while !token.is_cancelled() {
-///             // ... one unit of work, then look at the token again ...
-///             # token.cancelled().await;
+///         loop {
+///             tokio::select! {
+///                 () = token.cancelled() => break,
+///                 () = tokio::time::sleep(Duration::from_millis(100)) => {
+///                     // ... one unit of work ...
+///                 }
+///             }
 ///         }
 ///         // ... flush, close connections ...
 ///     })?;
