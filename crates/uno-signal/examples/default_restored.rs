@@ -1,6 +1,7 @@
-//! Once the last listener is gone, a signal does what it did before: here `SIGINT`
-//! and `SIGTERM` end the process again, where a dropped tokio listener would have
-//! swallowed them.
+//! Once the last listener is gone, a signal does what it did before: here `SIGINT`,
+//! `SIGTERM` and `SIGHUP` end the process again, where a dropped tokio listener would
+//! have swallowed them. A signal the process was started with ignored (`nohup`
+//! ignores `SIGHUP`) stays ignored.
 //!
 //! ```text
 //! cargo run -p uno-signal --example default_restored
@@ -15,7 +16,7 @@ use uno_signal::{Shutdown, Signal};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), uno_signal::SignalError> {
-    let shutdown = Shutdown::install([Signal::Interrupt, Signal::Terminate])?;
+    let shutdown = Shutdown::install([Signal::Interrupt, Signal::Terminate, Signal::Hangup])?;
     drop(shutdown);
 
     println!("ready pid={}", std::process::id());

@@ -155,14 +155,16 @@ struct DefaultSlot {
 
 struct SlotState {
     count: usize,
-    action_registered: bool,
+    /// Whether the first listener has looked at the signal's disposition (and
+    /// registered the default-action emulation, where it applies).
+    prepared: bool,
 }
 
 static SLOTS: [DefaultSlot; Signal::ALL.len()] = [const {
     DefaultSlot {
         listeners: Mutex::new(SlotState {
             count: 0,
-            action_registered: false,
+            prepared: false,
         }),
         emulate_default: AtomicBool::new(false),
     }
@@ -183,12 +185,21 @@ impl ListenerGuard {
             .listeners
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !state.action_registered {
-            // Registered once per signal for the life of the process; it does nothing
-            // while `emulate_default` is false.
-            signal_hook::flag::register_conditional_default(signal.raw(), &slot.emulate_default)
+        if !state.prepared {
+            // A signal the process ignores before uno first listens to it (`nohup`
+            // ignores SIGHUP; shells without job control ignore SIGINT in background
+            // jobs) keeps being ignored once uno's listeners are gone: signal-hook's
+            // handler with no action does exactly that. Any other signal gets an
+            // action, registered once for the life of the process, that emulates the
+            // default while `emulate_default` is set.
+            if !is_ignored(signal) {
+                signal_hook::flag::register_conditional_default(
+                    signal.raw(),
+                    &slot.emulate_default,
+                )
                 .map_err(|source| SignalError::Register { signal, source })?;
-            state.action_registered = true;
+            }
+            state.prepared = true;
         }
         state.count += 1;
         slot.emulate_default.store(false, Ordering::SeqCst);
@@ -207,5 +218,62 @@ impl Drop for ListenerGuard {
         if state.count == 0 {
             slot.emulate_default.store(true, Ordering::SeqCst);
         }
+    }
+}
+
+/// Whether the process ignores `signal` right now, as Linux reports it in
+/// `/proc/self/status`. Reading the disposition directly (`sigaction`) would need
+/// unsafe code, which this crate forbids.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_ignored(signal: Signal) -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| ignored_in_status(&status, signal.raw()))
+}
+
+/// Other Unixes have no safe way to read a disposition: assume the default action.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn is_ignored(_signal: Signal) -> bool {
+    false
+}
+
+/// Reads the `SigIgn:` line of a `/proc/<pid>/status` text: a hexadecimal mask in
+/// which bit `n - 1` stands for signal `n`.
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "android")),
+    allow(dead_code, reason = "only Linux has /proc/self/status")
+)]
+fn ignored_in_status(status: &str, raw_signal: i32) -> bool {
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok());
+    let bit = u32::try_from(raw_signal - 1).ok();
+    match (mask, bit) {
+        (Some(mask), Some(bit)) if bit < u64::BITS => mask & (1 << bit) != 0,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ignored_in_status;
+
+    const STATUS: &str = "Name:\tdemo\nSigBlk:\t0000000000000001\nSigIgn:\t0000000000000006\nSigCgt:\t0000000000000000\n";
+
+    #[test]
+    fn the_sigign_mask_marks_signal_n_with_bit_n_minus_one() {
+        // 0x6 = bits 1 and 2: signals 2 (SIGINT) and 3 (SIGQUIT).
+        assert!(!ignored_in_status(STATUS, 1));
+        assert!(ignored_in_status(STATUS, 2));
+        assert!(ignored_in_status(STATUS, 3));
+        assert!(!ignored_in_status(STATUS, 15));
+    }
+
+    #[test]
+    fn unreadable_status_means_not_ignored() {
+        assert!(!ignored_in_status("Name:\tdemo\n", 2));
+        assert!(!ignored_in_status("SigIgn:\tzz\n", 2));
+        assert!(!ignored_in_status(STATUS, 0));
+        assert!(!ignored_in_status(STATUS, 65));
     }
 }
