@@ -44,7 +44,8 @@ use crate::{
 /// - While a `Shutdown` (or a [`SignalHandle`](crate::SignalHandle)) listens for a
 ///   signal, that signal's default action is off. When the last uno listener for it
 ///   is gone, uno-signal emulates the default action again (for these signals: end the
-///   process). Mixing uno-signal with `tokio::signal` for the same signal defeats
+///   process), or, for a signal the process ignored before uno first listened to it
+///   (`nohup` and SIGHUP, on Linux), ignores it again. Mixing uno-signal with `tokio::signal` for the same signal defeats
 ///   this: once uno's last listener is gone, the signal ends the process even though
 ///   tokio still listens.
 /// - Several `Shutdown`s can live in one process (for example in one test binary);
