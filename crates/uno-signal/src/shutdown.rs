@@ -1,0 +1,417 @@
+//! The `Shutdown` coordinator.
+
+use std::collections::HashMap;
+use std::future::{Future, poll_fn};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::task::{JoinError, JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::platform::{self, Registration, SignalStream};
+use crate::{
+    BoxError, Failure, ForceExit, Outcome, ShutdownBuilder, ShutdownReason, ShutdownReport, Signal,
+    SignalError,
+};
+
+/// Graceful shutdown: the first signal (or [`trigger`](Shutdown::trigger)) cancels a
+/// token that work watches, work gets a grace period to finish, what is left is
+/// aborted and reported, and a second signal exits the process at once.
+///
+/// # How it goes
+///
+/// 1. [`install`](Shutdown::install) starts listening. Work is started with
+///    [`spawn`](Shutdown::spawn) under a name, and watches [`token`](Shutdown::token).
+/// 2. The first installed signal, or `trigger()`, begins the shutdown: the token is
+///    cancelled and [`wait`](Shutdown::wait) returns.
+/// 3. [`run`](Shutdown::run) returns once all work has finished, or once the grace
+///    period has run out since the shutdown began; work still running then is
+///    aborted. Its [`ShutdownReport`] names what finished, failed and was aborted.
+/// 4. Any installed signal that arrives once the shutdown has begun ends the process
+///    at once with the [`ForceExit`] code (130 after `SIGINT`, 143 after `SIGTERM`).
+///    On Unix this exit happens inside the signal handler, so it works even when
+///    blocking code holds every runtime thread; destructors do not run and output not
+///    yet written to stdout or stderr is lost (Rust's stdout writes each complete
+///    line).
+///
+/// # Process-global state
+///
+/// Signal dispositions belong to the process, not to a `Shutdown`:
+///
+/// - While a `Shutdown` (or a [`SignalHandle`](crate::SignalHandle)) listens for a
+///   signal, that signal's default action is off. When the last uno listener for it
+///   is gone, uno-signal emulates the default action again (for these signals: end the
+///   process), or, for a signal the process ignored before uno first listened to it
+///   (`nohup` and SIGHUP, on Linux), ignores it again. Mixing uno-signal with `tokio::signal` for the same signal defeats
+///   this: once uno's last listener is gone, the signal ends the process even though
+///   tokio still listens.
+/// - Several `Shutdown`s can live in one process (for example in one test binary);
+///   each sees every signal it installed. The forced exit is process-wide by nature:
+///   once any of them has begun shutting down, its next signal ends the process.
+///
+/// Nothing else is shared: tokens, work and reports belong to one `Shutdown`.
+///
+/// Dropping a `Shutdown` stops listening, cancels its token and aborts its work.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_signal::{Shutdown, Signal};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), uno_signal::SignalError> {
+///     let shutdown = Shutdown::install([Signal::Interrupt, Signal::Terminate])?;
+///
+///     let token = shutdown.token();
+///     shutdown.spawn("worker", async move {
+///         loop {
+///             tokio::select! {
+///                 () = token.cancelled() => break,
+///                 () = tokio::time::sleep(Duration::from_millis(100)) => {
+///                     // ... one unit of work ...
+///                 }
+///             }
+///         }
+///         // ... flush, close connections ...
+///     })?;
+///
+///     # shutdown.trigger(); // stands in for Ctrl-C here
+///     let report = shutdown.run().await; // Ctrl-C once: graceful; twice: exit 130
+///     println!("{report}");
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Shutdown {
+    state: Arc<State>,
+    grace_period: Duration,
+    work: Mutex<WorkSet>,
+    /// Serialises calls of `run`: the work set wakes only the last task that polled
+    /// it, so two concurrent `run`s could otherwise miss a completion.
+    running: tokio::sync::Mutex<()>,
+    listener: JoinHandle<()>,
+    // Kept for its `Drop`: unregisters the forced exit and gives signals back to
+    // their default action when this was their last listener.
+    _registration: Registration,
+}
+
+/// What the listener task shares with the `Shutdown`.
+#[derive(Debug)]
+struct State {
+    token: CancellationToken,
+    reason: OnceLock<ShutdownReason>,
+    began_at: OnceLock<Instant>,
+    /// Read inside the signal handler: set once the shutdown has begun.
+    armed: Arc<AtomicBool>,
+}
+
+impl State {
+    /// Begins the shutdown; returns false if it had already begun.
+    fn begin(&self, reason: ShutdownReason) -> bool {
+        if self.reason.set(reason).is_err() {
+            return false;
+        }
+        let _ = self.began_at.set(Instant::now());
+        Registration::arm(&self.armed);
+        #[cfg(feature = "tracing")]
+        tracing::info!(%reason, "shutdown began");
+        self.token.cancel();
+        true
+    }
+}
+
+#[derive(Debug, Default)]
+struct WorkSet {
+    tasks: JoinSet<Result<(), BoxError>>,
+    /// Name and spawn position of each task in `tasks`.
+    names: HashMap<tokio::task::Id, (u64, String)>,
+    spawned: u64,
+    /// Outcomes collected but not yet returned by `run`; kept here rather than in
+    /// `run`'s future so that dropping that future loses nothing.
+    finished: Vec<String>,
+    failed: Vec<(String, Failure)>,
+}
+
+impl WorkSet {
+    fn record(&mut self, joined: Result<(tokio::task::Id, Result<(), BoxError>), JoinError>) {
+        let (id, result) = match joined {
+            Ok((id, result)) => (id, result.map_err(Failure::Error)),
+            Err(error) => {
+                let id = error.id();
+                // uno aborts tasks only together with their removal from the set, so
+                // an error here is a panic. The one other way, the runtime cancelling
+                // tasks as it shuts down, is still reported rather than lost.
+                let failure = match error.try_into_panic() {
+                    Ok(payload) => Failure::from_panic(&*payload),
+                    Err(_) => Failure::Panic("cancelled by the runtime".to_owned()),
+                };
+                (id, Err(failure))
+            }
+        };
+        let name = self
+            .names
+            .remove(&id)
+            .map_or_else(|| format!("{id}"), |(_, name)| name);
+        match result {
+            Ok(()) => self.finished.push(name),
+            Err(failure) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(work = %name, %failure, "shutdown work failed");
+                self.failed.push((name, failure));
+            }
+        }
+    }
+
+    /// Aborts every task still running and returns their names in spawn order.
+    fn abort_remaining(&mut self) -> Vec<String> {
+        // Dropping the set aborts its tasks; they are dropped at their next `.await`,
+        // and nothing waits for that, so a task stuck in blocking code cannot hang the
+        // shutdown.
+        drop(std::mem::take(&mut self.tasks));
+        let mut remaining: Vec<(u64, String)> =
+            self.names.drain().map(|(_, entry)| entry).collect();
+        remaining.sort_unstable_by_key(|(position, _)| *position);
+        remaining.into_iter().map(|(_, name)| name).collect()
+    }
+}
+
+impl Shutdown {
+    /// Listens for `signals` with the default grace period
+    /// ([`DEFAULT_GRACE_PERIOD`](crate::DEFAULT_GRACE_PERIOD)) and forced exit
+    /// ([`ForceExit::Conventional`]). Use [`builder`](Shutdown::builder) for other
+    /// options.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::Unsupported`] for a signal the platform does not have,
+    /// [`SignalError::Register`] if the operating system refuses a handler.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a tokio runtime, or (on Unix, with signals to
+    /// listen for) in a runtime built without `enable_io`. A shutdown without signals
+    /// needs no I/O driver.
+    pub fn install(signals: impl IntoIterator<Item = Signal>) -> Result<Shutdown, SignalError> {
+        ShutdownBuilder::default().signals(signals).install()
+    }
+
+    /// Options: signals, grace period, forced exit.
+    pub fn builder() -> ShutdownBuilder {
+        ShutdownBuilder::default()
+    }
+
+    pub(crate) fn from_builder(builder: &ShutdownBuilder) -> Result<Shutdown, SignalError> {
+        let (stream, mut registration) = platform::listen(&builder.signals)?;
+        let state = Arc::new(State {
+            token: CancellationToken::new(),
+            reason: OnceLock::new(),
+            began_at: OnceLock::new(),
+            armed: Arc::new(AtomicBool::new(false)),
+        });
+        registration.add_forced_exit(&builder.signals, builder.force_exit, &state.armed)?;
+        let listener = tokio::spawn(listen(stream, Arc::clone(&state), builder.force_exit));
+        Ok(Shutdown {
+            state,
+            grace_period: builder.grace_period,
+            work: Mutex::new(WorkSet::default()),
+            running: tokio::sync::Mutex::new(()),
+            listener,
+            _registration: registration,
+        })
+    }
+
+    /// A token that is cancelled when the shutdown begins.
+    ///
+    /// It is a child of the shutdown's own token: cancelling it affects only its
+    /// holder and its own children, never the shutdown. Call
+    /// [`trigger`](Shutdown::trigger) to begin the shutdown.
+    #[must_use]
+    pub fn token(&self) -> CancellationToken {
+        self.state.token.child_token()
+    }
+
+    /// Begins the shutdown as a signal would, with [`ShutdownReason::Triggered`]. Does
+    /// nothing if it has already begun.
+    ///
+    /// Like a first signal, it arms the forced exit: an installed signal that arrives
+    /// after it ends the process.
+    pub fn trigger(&self) {
+        self.state.begin(ShutdownReason::Triggered);
+    }
+
+    /// Whether the shutdown has begun.
+    #[must_use]
+    pub fn is_triggered(&self) -> bool {
+        self.state.reason.get().is_some()
+    }
+
+    /// Why the shutdown began, or `None` while it has not.
+    #[must_use]
+    pub fn reason(&self) -> Option<ShutdownReason> {
+        self.state.reason.get().copied()
+    }
+
+    /// The grace period work gets once the shutdown has begun.
+    #[must_use]
+    pub fn grace_period(&self) -> Duration {
+        self.grace_period
+    }
+
+    /// Waits until the shutdown begins, and says why.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future has no effect on the shutdown.
+    pub async fn wait(&self) -> ShutdownReason {
+        self.state.token.cancelled().await;
+        // The reason is set before the token is cancelled.
+        self.reason().unwrap_or(ShutdownReason::Triggered)
+    }
+
+    /// Starts `work` on the runtime under `name`, to be waited for (then aborted) by
+    /// [`run`](Shutdown::run).
+    ///
+    /// The work returns `()` or `Result<(), E>`; errors and panics end up in the
+    /// [`ShutdownReport`]. It should watch [`token`](Shutdown::token) and wind down
+    /// once it is cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::ShuttingDown`] once the shutdown has begun: new work would only
+    /// be cancelled at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a tokio runtime.
+    pub fn spawn<F>(&self, name: impl Into<String>, work: F) -> Result<(), SignalError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Outcome,
+    {
+        let name = name.into();
+        if self.is_triggered() {
+            return Err(SignalError::ShuttingDown { name });
+        }
+        let mut set = self.lock_work();
+        let handle = set.tasks.spawn(async move { work.await.into_result() });
+        let position = set.spawned;
+        set.spawned += 1;
+        set.names.insert(handle.id(), (position, name));
+        Ok(())
+    }
+
+    /// Runs the shutdown to its end: returns once all spawned work has finished, or
+    /// once the grace period has run out after the shutdown began, aborting the work
+    /// still running then.
+    ///
+    /// If all work finishes before any shutdown (or none was spawned), `run` returns
+    /// at once with a report whose [`reason`](ShutdownReport::reason) is `None`; use
+    /// [`wait`](Shutdown::wait) to wait for the shutdown itself.
+    ///
+    /// Concurrent calls take turns: a second call waits for the first to return, then
+    /// reports whatever is left (usually nothing).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: work keeps running when the future is dropped, and outcomes it had
+    /// already collected are returned by the next call.
+    pub async fn run(&self) -> ShutdownReport {
+        let _running = self.running.lock().await;
+        loop {
+            tokio::select! {
+                biased;
+                () = self.state.token.cancelled() => break,
+                more = poll_fn(|context| self.poll_collect(context)) => {
+                    if !more {
+                        return self.take_report(Vec::new());
+                    }
+                }
+            }
+        }
+        let began_at = self
+            .state
+            .began_at
+            .get()
+            .copied()
+            .unwrap_or_else(Instant::now);
+        let deadline = began_at.checked_add(self.grace_period);
+        let grace = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                // A grace period too long to represent is as good as endless.
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                biased;
+                more = poll_fn(|context| self.poll_collect(context)) => {
+                    if !more {
+                        return self.take_report(Vec::new());
+                    }
+                }
+                () = &mut grace => {
+                    let aborted = self.lock_work().abort_remaining();
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!(?aborted, "grace period over; aborted unfinished work");
+                    return self.take_report(aborted);
+                }
+            }
+        }
+    }
+
+    /// Collects one finished task; `Ready(false)` when there is none left.
+    fn poll_collect(&self, context: &mut Context<'_>) -> Poll<bool> {
+        let mut set = self.lock_work();
+        match set.tasks.poll_join_next_with_id(context) {
+            Poll::Ready(Some(joined)) => {
+                set.record(joined);
+                Poll::Ready(true)
+            }
+            Poll::Ready(None) => Poll::Ready(false),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn take_report(&self, aborted: Vec<String>) -> ShutdownReport {
+        let mut set = self.lock_work();
+        ShutdownReport {
+            reason: self.reason(),
+            finished: std::mem::take(&mut set.finished),
+            failed: std::mem::take(&mut set.failed),
+            aborted,
+        }
+    }
+
+    fn lock_work(&self) -> MutexGuard<'_, WorkSet> {
+        // No code path panics while holding the lock with the set half-updated.
+        self.work.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Shutdown {
+    fn drop(&mut self) {
+        self.listener.abort();
+        self.state.token.cancel();
+        // The work set aborts its tasks when dropped.
+    }
+}
+
+/// Turns the first signal into the shutdown; later ones are for the forced exit.
+async fn listen(mut stream: SignalStream, state: Arc<State>, force_exit: ForceExit) {
+    while let Some(signal) = stream.recv().await {
+        if state.begin(ShutdownReason::Signal(signal)) {
+            continue;
+        }
+        // On Unix a forced exit already happened inside the signal handler, so
+        // reaching this point there means the forced exit is off.
+        #[cfg(feature = "tracing")]
+        tracing::info!(%signal, ?force_exit, "signal during shutdown");
+        platform::exit_on_runtime(signal, force_exit);
+    }
+}

@@ -1,0 +1,412 @@
+//! Real signals sent with `kill` to child processes that run the crate's examples.
+//!
+//! Each test starts an example, waits for the line that says it listens, signals it
+//! and checks its output and exit status. Nothing sleeps to synchronise: the tests
+//! read the child's output line by line. A watchdog kills a child that hangs, so a
+//! broken shutdown fails the test instead of stalling the run.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Lines};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child stuck longer than this is killed and the test fails.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// The directory the examples are built into: the test binary lives in
+/// `<target>/<profile>/deps/`, the examples in `<target>/<profile>/examples/`.
+fn examples_dir() -> PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps");
+    profile_dir.join("examples")
+}
+
+/// The examples this test runs.
+const EXAMPLES: [&str; 3] = ["shutdown_demo", "default_restored", "signal_latency"];
+
+/// The path of an example, built if needed.
+///
+/// `cargo test` and `cargo nextest run` build the examples together with this test,
+/// so usually they are already there and newer than every source file. If not (only
+/// this test target was built, say), the examples are built once per test process
+/// with `cargo build`, with the features and target directory of this test, so that
+/// build reuses the library already compiled for the tests.
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        if examples_are_current() {
+            return;
+        }
+        let examples = examples_dir();
+        let profile_dir = examples.parent().expect("examples dir has a parent");
+        let target_dir = profile_dir.parent().expect("profile dir has a parent");
+        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "uno-signal", "--examples"]);
+        build.args(["--profile", profile]);
+        if cfg!(feature = "tracing") {
+            build.args(["--features", "tracing"]);
+        }
+        let status = build
+            .env("CARGO_TARGET_DIR", target_dir)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the examples failed: {status}");
+    });
+    examples_dir().join(name)
+}
+
+/// Whether every example exists and is newer than every file of the crate's library
+/// and examples (a cheap stand-in for asking cargo, which would wait for the build
+/// lock that parallel test processes and other builds hold).
+fn examples_are_current() -> bool {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut newest_source = std::time::SystemTime::UNIX_EPOCH;
+    for dir in ["src", "src/platform", "examples"] {
+        let Ok(entries) = std::fs::read_dir(crate_dir.join(dir)) else {
+            return false;
+        };
+        for entry in entries.flatten() {
+            if let Ok(modified) = entry.metadata().and_then(|meta| meta.modified()) {
+                newest_source = newest_source.max(modified);
+            }
+        }
+    }
+    EXAMPLES.iter().all(|name| {
+        std::fs::metadata(examples_dir().join(name))
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|built| built > newest_source)
+    })
+}
+
+/// A running example with its stdout read line by line.
+struct Program {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    seen: Vec<String>,
+    watchdog: Option<mpsc::Sender<()>>,
+}
+
+impl Program {
+    /// Starts an example and waits for its `ready` line.
+    fn start(example_name: &str, arguments: &[&str]) -> Program {
+        let mut program = Program::start_without_ready(example_name, arguments);
+        program.read_until("ready");
+        program
+    }
+
+    /// Like [`Program::start`], for examples that print no `ready` line first.
+    fn start_without_ready(example_name: &str, arguments: &[&str]) -> Program {
+        let mut child = Command::new(example(example_name))
+            .args(arguments)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the example starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        Program::watch(child, stdout)
+    }
+
+    /// Reads the output of a started child, which a watchdog kills if it hangs.
+    fn watch(child: Child, stdout: ChildStdout) -> Program {
+        let (watchdog, finished) = mpsc::channel::<()>();
+        let pid = child.id().to_string();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(WATCHDOG) {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        });
+        Program {
+            child,
+            lines: BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+            watchdog: Some(watchdog),
+        }
+    }
+
+    /// Reads output until a line starts with `prefix`; panics if the output ends first.
+    fn read_until(&mut self, prefix: &str) -> String {
+        for line in self.lines.by_ref() {
+            let line = line.expect("the child's output is UTF-8");
+            self.seen.push(line.clone());
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+        panic!(
+            "the child ended before printing {prefix:?}; it printed {:?}",
+            self.seen
+        );
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed: {status}");
+    }
+
+    /// Waits for the child to exit and returns its status and all of its output.
+    fn finish(mut self) -> (ExitStatus, Vec<String>) {
+        for line in self.lines.by_ref() {
+            self.seen.push(line.expect("the child's output is UTF-8"));
+        }
+        let status = self.child.wait().expect("the child can be waited for");
+        if let Some(watchdog) = self.watchdog.take() {
+            let _ = watchdog.send(());
+        }
+        (status, self.seen)
+    }
+}
+
+fn printed(output: &[String], line: &str) -> bool {
+    output.iter().any(|printed| printed.starts_with(line))
+}
+
+#[test]
+fn first_sigint_exits_gracefully_after_cleanup() {
+    let mut program = Program::start("shutdown_demo", &["--cleanup-ms", "200"]);
+    program.signal("INT");
+    program.read_until("worker: cleaning up");
+    let (status, output) = program.finish();
+
+    assert_eq!(status.code(), Some(0), "output: {output:?}");
+    assert!(
+        printed(&output, "worker: cleanup done"),
+        "output: {output:?}"
+    );
+    assert!(
+        printed(&output, "report: shut down after SIGINT: 1 finished"),
+        "output: {output:?}"
+    );
+}
+
+#[test]
+fn first_sigterm_exits_gracefully_after_cleanup() {
+    let program = Program::start("shutdown_demo", &["--cleanup-ms", "200"]);
+    program.signal("TERM");
+    let (status, output) = program.finish();
+
+    assert_eq!(status.code(), Some(0), "output: {output:?}");
+    assert!(
+        printed(&output, "worker: cleanup done"),
+        "output: {output:?}"
+    );
+    assert!(
+        printed(&output, "report: shut down after SIGTERM"),
+        "output: {output:?}"
+    );
+}
+
+#[test]
+fn second_sigint_during_slow_cleanup_forces_exit_130() {
+    let mut program = Program::start("shutdown_demo", &["--cleanup-ms", "60000"]);
+    program.signal("INT");
+    program.read_until("worker: cleaning up");
+    program.signal("INT");
+    let (status, output) = program.finish();
+
+    assert_eq!(status.code(), Some(130), "output: {output:?}");
+    assert!(
+        !printed(&output, "worker: cleanup done"),
+        "output: {output:?}"
+    );
+}
+
+#[test]
+fn second_sigterm_during_slow_cleanup_forces_exit_143() {
+    let mut program = Program::start("shutdown_demo", &["--cleanup-ms", "60000"]);
+    program.signal("INT");
+    program.read_until("worker: cleaning up");
+    program.signal("TERM");
+    let (status, output) = program.finish();
+
+    assert_eq!(status.code(), Some(143), "output: {output:?}");
+}
+
+#[test]
+fn second_signal_forces_exit_even_when_cleanup_blocks_the_runtime() {
+    let mut program = Program::start(
+        "shutdown_demo",
+        &["--cleanup-ms", "60000", "--blocking-cleanup"],
+    );
+    program.signal("INT");
+    // Printed right before the worker blocks the only runtime thread.
+    program.read_until("worker: cleaning up");
+    program.signal("INT");
+    let (status, output) = program.finish();
+
+    assert_eq!(status.code(), Some(130), "output: {output:?}");
+}
+
+#[test]
+fn force_exit_never_ignores_later_signals_and_the_grace_period_ends_the_shutdown() {
+    let mut program = Program::start(
+        "shutdown_demo",
+        &[
+            "--cleanup-ms",
+            "60000",
+            "--grace-ms",
+            "300",
+            "--force-exit",
+            "never",
+        ],
+    );
+    program.signal("INT");
+    program.read_until("worker: cleaning up");
+    program.signal("INT");
+    let (status, output) = program.finish();
+
+    assert_eq!(status.code(), Some(1), "output: {output:?}");
+    assert!(
+        printed(
+            &output,
+            "report: shut down after SIGINT: 0 finished, aborted after the grace period: worker"
+        ),
+        "output: {output:?}"
+    );
+}
+
+#[test]
+fn sigterm_without_a_shutdown_for_it_keeps_its_default_action() {
+    let program = Program::start("shutdown_demo", &["--signals", "int"]);
+    program.signal("TERM");
+    let (status, output) = program.finish();
+
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "status {status}, output: {output:?}"
+    );
+    assert!(
+        !printed(&output, "worker: cleaning up"),
+        "output: {output:?}"
+    );
+}
+
+/// Whether this test process ignores the signal numbered `number` (children inherit
+/// that): a shell without job control starts background jobs with SIGINT ignored,
+/// and uno-signal then rightly keeps it ignored.
+fn ignored_here(number: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (number - 1)) != 0)
+}
+
+/// Sends `name` (signal `number`) to a `default_restored` child and checks that the
+/// signal did what it did before uno listened: end the process, or nothing if the
+/// process was started with it ignored. In that case a `SIGTERM` follows; Linux
+/// delivers the lower-numbered pending signal first, so the status tells which one
+/// ended the child.
+fn assert_default_action_after_drop(name: &str, number: u32) {
+    let program = Program::start("default_restored", &[]);
+    program.signal(name);
+    let ignored = ignored_here(number);
+    if ignored {
+        program.signal("TERM");
+    }
+    let (status, output) = program.finish();
+
+    let expected = if ignored { 15 } else { number };
+    assert_eq!(
+        status.signal(),
+        Some(i32::try_from(expected).unwrap()),
+        "status {status}, ignored here: {ignored}, output: {output:?}"
+    );
+}
+
+#[test]
+fn sigterm_after_the_shutdown_was_dropped_has_its_default_action_again() {
+    assert_default_action_after_drop("TERM", 15);
+}
+
+#[test]
+fn sigint_after_the_shutdown_was_dropped_has_its_default_action_again() {
+    assert_default_action_after_drop("INT", 2);
+}
+
+#[test]
+fn a_signal_ignored_at_start_stays_ignored_after_the_shutdown_was_dropped() {
+    // `nohup` starts the example with SIGHUP ignored. If uno restored "end the
+    // process" instead, SIGHUP (1) would end it before SIGTERM (15) is delivered.
+    let mut child = Command::new("nohup")
+        .arg(example("default_restored"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nohup starts the example");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut program = Program::watch(child, stdout);
+    program.read_until("ready");
+    program.signal("HUP");
+    program.signal("TERM");
+    let (status, output) = program.finish();
+
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "status {status}, output: {output:?}"
+    );
+}
+
+/// Not a timing assertion: prints the latency from signal to token cancellation
+/// (median of 20) for docs/signal.md, and checks that all 20 signals were seen.
+#[test]
+fn signal_to_cancellation_latency_is_measured() {
+    // Inside the child: from `raise` to the token seen cancelled.
+    let program = Program::start_without_ready("signal_latency", &[]);
+    let (status, output) = program.finish();
+    assert_eq!(status.code(), Some(0), "output: {output:?}");
+    let samples = output
+        .iter()
+        .filter(|line| line.starts_with("sample_us "))
+        .count();
+    assert_eq!(samples, 20, "output: {output:?}");
+    let median = output
+        .iter()
+        .find_map(|line| line.strip_prefix("median_us "))
+        .expect("the child prints the median")
+        .to_owned();
+
+    // From outside: from spawning `kill` to reading the child's "cancelled" line,
+    // which adds starting the kill program and the pipe to the figure above.
+    let rounds = 20;
+    let mut program = Program::start_without_ready("signal_latency", &["--external", "20"]);
+    let mut round_trips = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        program.read_until(&format!("ready {round}"));
+        let sent = Instant::now();
+        program.signal("INT");
+        program.read_until(&format!("cancelled {round}"));
+        round_trips.push(sent.elapsed());
+    }
+    let (status, output) = program.finish();
+    assert_eq!(status.code(), Some(0), "output: {output:?}");
+    round_trips.sort_unstable();
+    let round_trip = (round_trips[9] + round_trips[10]) / 2;
+
+    eprintln!(
+        "signal to token cancellation, median of 20: {median} us inside the process; \
+         {} us from spawning kill to reading the child's output",
+        round_trip.as_micros()
+    );
+}
