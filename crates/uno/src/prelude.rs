@@ -20,3 +20,7 @@ pub use crate::resource::{
 #[cfg(feature = "limit")]
 #[doc(no_inline)]
 pub use crate::limit::{AdaptiveLimiter, FullPolicy, KeyedLimiter, LimitStreamExt, Limiter};
+
+#[cfg(feature = "signal")]
+#[doc(no_inline)]
+pub use crate::signal::{Shutdown, Signal, on_signal};
