@@ -141,7 +141,15 @@ where
                 Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                     self.batch_finished(joined);
                 }
-                () = self.cancelled.notified() => self.remove_cancelled(),
+                () = self.cancelled.notified() => {
+                    // The dropped ticket's item was sent before the ticket was dropped,
+                    // but may still sit in the channel: take it in before sweeping.
+                    while let Ok(message) = self.receiver.try_recv() {
+                        incoming.push(message);
+                    }
+                    self.accept(&mut incoming);
+                    self.remove_cancelled();
+                }
                 received = self.receiver.recv_many(&mut incoming, RECEIVE_CHUNK), if self.receiving => {
                     if received == 0 {
                         // Closed and drained: every handle is gone, or `close` was called.
@@ -158,9 +166,15 @@ where
     }
 
     fn accept(&mut self, incoming: &mut Vec<Message<I, O, E>>) {
+        if incoming.is_empty() {
+            return;
+        }
         let now = Instant::now();
+        let mut cancelled = 0;
         for message in incoming.drain(..) {
             match message {
+                // Its caller already went away: never queue it.
+                Message::Item(entry) if entry.reply.is_closed() => cancelled += 1,
                 Message::Item(entry) => self.queue.push_back(Queued {
                     entry,
                     arrived: now,
@@ -179,6 +193,7 @@ where
                 }
             }
         }
+        self.release_room(cancelled);
     }
 
     /// Starts every batch that is due and has a free slot. Returns when the oldest
