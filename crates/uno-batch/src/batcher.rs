@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{Notify, Semaphore, SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 
 use crate::builder::{Builder, Config};
+use crate::dedup::Dedup;
 use crate::error::{BatchError, TryAddError};
 use crate::ticket::Ticket;
 use crate::worker::{Channels, Entry, Message, Worker};
@@ -122,7 +123,12 @@ where
         Builder::new(op)
     }
 
-    pub(crate) fn start<F, Fut>(op: F, config: Config, runtime: &tokio::runtime::Handle) -> Self
+    pub(crate) fn start<F, Fut>(
+        op: F,
+        config: Config,
+        dedup: Option<Dedup<I, O>>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self
     where
         F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
@@ -136,6 +142,7 @@ where
         let worker = Worker::new(
             op,
             config,
+            dedup,
             Channels {
                 receiver,
                 room: room.clone(),

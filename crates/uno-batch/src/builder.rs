@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::batcher::AsyncBatcher;
+use crate::dedup::Dedup;
 use crate::error::BatchError;
 
 /// The default [`Builder::max_batch_size`]: 100 items, as in Python uno.
@@ -48,8 +50,9 @@ pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder<I, O, E, F> {
-    pub(crate) op: F,
-    pub(crate) config: Config,
+    op: F,
+    config: Config,
+    dedup: Option<Dedup<I, O>>,
     _types: PhantomData<fn(I) -> (O, E)>,
 }
 
@@ -79,6 +82,7 @@ where
                 max_pending: None,
                 max_concurrent_batches: 1,
             },
+            dedup: None,
             _types: PhantomData,
         }
     }
@@ -124,6 +128,44 @@ where
         self
     }
 
+    /// Turns on keyed mode (as in dataloader): identical items within one batch are
+    /// sent to the operation once, in the order first seen, and that item's output is
+    /// cloned to every caller who added it. Use it when items are keys to look up and
+    /// several callers may ask for the same key at once.
+    ///
+    /// The operation then returns one output per *distinct* item, and
+    /// [`BatchError::WrongLength`] counts distinct items as `expected`. Duplicates are
+    /// only merged within one batch, not across batches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|ids: Vec<u32>| async move {
+    ///     assert_eq!(ids, [7, 8], "7 is looked up once");
+    ///     Ok::<_, String>(ids.iter().map(|id| format!("user {id}")).collect::<Vec<_>>())
+    /// })
+    /// .max_batch_size(3)
+    /// .deduplicate()
+    /// .build()
+    /// .unwrap();
+    ///
+    /// let (a, b, c) = tokio::join!(batcher.add(7), batcher.add(8), batcher.add(7));
+    /// assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), ("user 7".into(), "user 8".into(), "user 7".into()));
+    /// # }
+    /// ```
+    pub fn deduplicate(mut self) -> Self
+    where
+        I: Hash + Eq,
+        O: Clone,
+    {
+        self.dedup = Some(Dedup::new());
+        self
+    }
+
     /// Checks the settings and starts the batcher's worker on the current tokio
     /// runtime.
     ///
@@ -152,7 +194,7 @@ where
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(BatchError::NoRuntime);
         };
-        Ok(AsyncBatcher::start(self.op, config, &runtime))
+        Ok(AsyncBatcher::start(self.op, config, self.dedup, &runtime))
     }
 }
 
@@ -160,6 +202,7 @@ impl<I, O, E, F> fmt::Debug for Builder<I, O, E, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("config", &self.config)
+            .field("deduplicate", &self.dedup.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -56,6 +56,8 @@
 //! - **Cancellation**: a caller that goes away before its batch starts has its item
 //!   removed (the operation never sees it); after the batch started, only its output
 //!   is discarded.
+//! - **Keyed mode**: with [`Builder::deduplicate`], identical items of one batch are
+//!   sent once and the output is shared with every caller of that item.
 //! - **Shutdown**: `close` flushes, waits and refuses new items; dropping the last
 //!   handle drains everything in the background (see
 //!   [`AsyncBatcher`](AsyncBatcher#dropping-the-last-handle)).
@@ -70,6 +72,7 @@
 
 mod batcher;
 mod builder;
+mod dedup;
 mod error;
 mod ticket;
 mod worker;

@@ -18,6 +18,7 @@ use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
 
 use crate::builder::Config;
+use crate::dedup::Dedup;
 use crate::error::BatchError;
 use crate::ticket::Outcome;
 
@@ -77,6 +78,7 @@ pub(crate) struct Channels<I, O, E> {
 pub(crate) struct Worker<I, O, E, F> {
     op: Arc<F>,
     config: Config,
+    dedup: Option<Dedup<I, O>>,
     receiver: mpsc::UnboundedReceiver<Message<I, O, E>>,
     /// False once the channel is closed and drained.
     receiving: bool,
@@ -101,10 +103,16 @@ where
     F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
 {
-    pub(crate) fn new(op: F, config: Config, channels: Channels<I, O, E>) -> Self {
+    pub(crate) fn new(
+        op: F,
+        config: Config,
+        dedup: Option<Dedup<I, O>>,
+        channels: Channels<I, O, E>,
+    ) -> Self {
         Self {
             op: Arc::new(op),
             config,
+            dedup,
             receiver: channels.receiver,
             receiving: true,
             closing: false,
@@ -247,7 +255,9 @@ where
         }
         event!(trace, size = items.len(), "starting a batch");
         let op = Arc::clone(&self.op);
-        let handle = self.in_flight.spawn(run_batch(op, items, replies));
+        let handle = self
+            .in_flight
+            .spawn(run_batch(op, self.dedup, items, replies));
         self.running.push(handle.id());
     }
 
@@ -309,12 +319,17 @@ where
 /// Runs the operation on one batch and sends each caller its own outcome.
 async fn run_batch<I, O, E, F, Fut>(
     op: Arc<F>,
+    dedup: Option<Dedup<I, O>>,
     items: Vec<I>,
     replies: Vec<oneshot::Sender<Outcome<O, E>>>,
 ) where
     F: Fn(Vec<I>) -> Fut,
     Fut: Future<Output = Result<Vec<O>, E>>,
 {
+    let (items, positions) = match dedup {
+        Some(dedup) => dedup.split(items),
+        None => (items, None),
+    };
     let expected = items.len();
     // Catch a panic both in the call that makes the future and while it runs, so that a
     // panicking operation fails only this batch's callers, with a clear error.
@@ -324,6 +339,10 @@ async fn run_batch<I, O, E, F, Fut>(
     };
     match outcome {
         Ok(Ok(outputs)) if outputs.len() == expected => {
+            let outputs = match (dedup, positions) {
+                (Some(dedup), Some(positions)) => dedup.expand(&outputs, &positions),
+                _ => outputs,
+            };
             for (reply, output) in replies.into_iter().zip(outputs) {
                 // The caller may have gone away meanwhile; its output is then dropped.
                 let _ = reply.send(Ok(output));
