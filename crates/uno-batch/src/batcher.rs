@@ -332,7 +332,9 @@ impl<I, O, E> AsyncBatcher<I, O, E> {
     /// [`BatchError::Closed`], also to callers of `add` still waiting for room), sends
     /// every item already accepted at once, waits for all running batches to finish,
     /// and resolves when the worker has stopped. Calling it again, or from another
-    /// clone, waits for the same end.
+    /// clone, waits for the same end. A batch operation that never finishes keeps
+    /// `close` (and `flush`) waiting too: bound slow operations with a timeout inside
+    /// the operation, or wrap the call in `tokio::time::timeout`.
     ///
     /// # Cancel safety
     ///
