@@ -1,10 +1,83 @@
 //! Micro-batching where every caller gets exactly its own result.
 //!
-//! An `AsyncBatcher` collects single items from many callers into batches, sends a
+//! An [`AsyncBatcher`] collects single items from many callers into batches, sends a
 //! batch when it is full or when its oldest item has waited long enough, runs one batch
 //! operation per batch, and hands each caller exactly the output for its own item. Op
 //! errors, panics, wrong-length results, cancelled callers, backpressure and shutdown
 //! are all handled so that no item is lost, duplicated or crossed.
 //!
+//! This is Python uno's `AsyncBatcher(process_batch, max_batch_size=100,
+//! max_wait_time=0.1)` and `await batcher.add_item(item)`:
+//!
+//! ```
+//! use std::time::Duration;
+//! use uno_batch::{AsyncBatcher, BatchError};
+//!
+//! /// One round trip for many lookups: the operation gets the items in order and
+//! /// returns one output per item, in the same order.
+//! async fn process_batch(user_ids: Vec<u64>) -> Result<Vec<String>, std::io::Error> {
+//!     Ok(user_ids.iter().map(|id| format!("user-{id}")).collect())
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! async fn main() -> Result<(), BatchError<std::io::Error>> {
+//!     let batcher = AsyncBatcher::builder(process_batch)
+//!         .max_batch_size(100)
+//!         .max_wait_time(Duration::from_millis(100))
+//!         .build()?;
+//!
+//!     // Many callers, each awaiting its own item's output; they share one batch.
+//!     let callers = (0..10).map(|id| {
+//!         let batcher = batcher.clone();
+//!         tokio::spawn(async move { batcher.add(id).await })
+//!     });
+//!     for (id, caller) in (0..10).zip(callers) {
+//!         assert_eq!(caller.await.unwrap()?, format!("user-{id}"));
+//!     }
+//!
+//!     batcher.close().await; // send what is queued, wait for it, refuse new items
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Semantics in brief
+//!
+//! - **When a batch is sent**: when `max_batch_size` items are queued, or when the
+//!   oldest queued item has waited `max_wait_time` (a lone item is sent then too),
+//!   or on [`flush`](AsyncBatcher::flush) / [`close`](AsyncBatcher::close).
+//! - **What each caller gets**: its own item's output; or, for the whole batch, the
+//!   operation's error shared in an `Arc` ([`BatchError::Failed`]), a
+//!   [`BatchError::Panicked`] if it panicked (the batcher keeps working), or a
+//!   [`BatchError::WrongLength`] naming both lengths if it returned the wrong number of
+//!   outputs.
+//! - **Backpressure**: `max_pending` bounds queued items; [`add`](AsyncBatcher::add)
+//!   waits for room, [`try_add`](AsyncBatcher::try_add) hands the item back.
+//!   `max_concurrent_batches` bounds operations in flight (default 1).
+//! - **Cancellation**: a caller that goes away before its batch starts has its item
+//!   removed (the operation never sees it); after the batch started, only its output
+//!   is discarded.
+//! - **Keyed mode**: with [`Builder::deduplicate`], identical items of one batch are
+//!   sent once and the output is shared with every caller of that item.
+//! - **Shutdown**: `close` flushes, waits and refuses new items; dropping the last
+//!   handle drains everything in the background (see
+//!   [`AsyncBatcher`](AsyncBatcher#dropping-the-last-handle)).
+//!
+//! # Features
+//!
+//! - `tracing`: emits `tracing` events (target `uno_batch`) when batches start, fail
+//!   or panic, when cancelled items are removed, and when the worker closes.
+//!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
+
+mod batcher;
+mod builder;
+mod dedup;
+mod error;
+mod ticket;
+mod worker;
+
+pub use crate::batcher::AsyncBatcher;
+pub use crate::builder::{Builder, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_TIME};
+pub use crate::error::{BatchError, TryAddError};
+pub use crate::ticket::Ticket;

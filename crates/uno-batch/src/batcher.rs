@@ -1,0 +1,413 @@
+//! The batcher handle that callers add items through.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, Semaphore, SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
+
+use crate::builder::{Builder, Config};
+use crate::dedup::Dedup;
+use crate::error::{BatchError, TryAddError};
+use crate::ticket::Ticket;
+use crate::worker::{Channels, Entry, Message, Worker};
+
+/// Collects items from many callers into batches, runs one batch operation per batch,
+/// and gives each caller exactly its own item's output.
+///
+/// Made with [`AsyncBatcher::builder`]. A batch is sent when it holds
+/// `max_batch_size` items, or when its oldest item has waited `max_wait_time`,
+/// whichever comes first; a lone item is sent after `max_wait_time` even if nothing
+/// else ever arrives. The operation receives the items in the order they were
+/// accepted and must return one output per item, in the same order.
+///
+/// The handle is cheap to clone (one `Arc`), `Send` and `Sync`; every clone feeds the
+/// same queue and worker.
+///
+/// # What each caller gets
+///
+/// - The operation returns `Ok(outputs)` with one output per item: each caller gets
+///   its own item's output.
+/// - The operation returns `Err(e)`: every caller of that batch gets
+///   [`BatchError::Failed`] holding the same `e` in an `Arc` (so `E` need not be
+///   `Clone`).
+/// - The operation returns the wrong number of outputs: every caller of that batch
+///   gets [`BatchError::WrongLength`] naming both lengths.
+/// - The operation panics: every caller of that batch gets [`BatchError::Panicked`];
+///   other batches and the batcher itself are not affected.
+///
+/// # Dropping the last handle
+///
+/// When the last `AsyncBatcher` handle is dropped, the worker keeps running in the
+/// background until it has sent every accepted item (at once, without waiting for
+/// batches to fill or for `max_wait_time`), and every running batch has finished;
+/// then it stops. Each outstanding [`Ticket`] still receives its output. No accepted
+/// item is dropped silently: the only way an item goes unprocessed is its caller
+/// going away first (then it is removed), or the tokio runtime shutting down, in which
+/// case waiting callers get [`BatchError::Stopped`]. To wait for the drain, call
+/// [`close`](Self::close) instead of dropping.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_batch::AsyncBatcher;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let batcher = AsyncBatcher::builder(|items: Vec<u32>| async move {
+///     Ok::<_, std::convert::Infallible>(items.into_iter().map(|x| x * 10).collect())
+/// })
+/// .max_batch_size(100)
+/// .max_wait_time(Duration::from_millis(100))
+/// .build()
+/// .unwrap();
+///
+/// let (a, b) = tokio::join!(batcher.add(1), batcher.add(2));
+/// assert_eq!((a.unwrap(), b.unwrap()), (10, 20));
+/// batcher.close().await;
+/// # }
+/// ```
+pub struct AsyncBatcher<I, O, E> {
+    shared: Arc<Shared<I, O, E>>,
+}
+
+/// What every clone of one batcher handle shares.
+struct Shared<I, O, E> {
+    /// Dropping the last sender (with the last handle) tells the worker to drain and stop.
+    sender: mpsc::UnboundedSender<Message<I, O, E>>,
+    /// Room in the queue, one permit per item, when `max_pending` is set. An accepted
+    /// item's permit is given back by the worker when the item leaves the queue.
+    room: Option<Arc<Semaphore>>,
+    closed: AtomicBool,
+    /// Woken by a ticket dropped early, so the worker removes its item promptly.
+    cancelled: Arc<Notify>,
+    /// Becomes true (or its sender is dropped) when the worker has stopped.
+    finished: watch::Receiver<bool>,
+    config: Config,
+}
+
+impl<I, O, E> AsyncBatcher<I, O, E>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Send + Sync + 'static,
+{
+    /// Starts configuring a batcher around `op`, the batch operation.
+    ///
+    /// `op` receives a batch of items in the order they were accepted and returns one
+    /// output per item, in the same order, or an error for the whole batch. Call
+    /// [`build`](Builder::build) to start the batcher.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|names: Vec<String>| async move {
+    ///     Ok::<_, std::io::Error>(names.iter().map(String::len).collect::<Vec<_>>())
+    /// })
+    /// .build()
+    /// .unwrap();
+    /// assert_eq!(batcher.add("four".to_owned()).await.unwrap(), 4);
+    /// # }
+    /// ```
+    pub fn builder<F, Fut>(op: F) -> Builder<I, O, E, F>
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
+    {
+        Builder::new(op)
+    }
+
+    pub(crate) fn start<F, Fut>(
+        op: F,
+        config: Config,
+        dedup: Option<Dedup<I, O>>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
+    {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let room = config
+            .max_pending
+            .map(|max_pending| Arc::new(Semaphore::new(max_pending)));
+        let cancelled = Arc::new(Notify::new());
+        let (finished_sender, finished) = watch::channel(false);
+        let worker = Worker::new(
+            op,
+            config,
+            dedup,
+            Channels {
+                receiver,
+                room: room.clone(),
+                cancelled: Arc::clone(&cancelled),
+                finished: finished_sender,
+            },
+        );
+        runtime.spawn(worker.run());
+        Self {
+            shared: Arc::new(Shared {
+                sender,
+                room,
+                closed: AtomicBool::new(false),
+                cancelled,
+                finished,
+                config,
+            }),
+        }
+    }
+
+    /// Queues `item`, waiting for room if `max_pending` items are queued, and resolves
+    /// to the item's own output once its batch has run.
+    ///
+    /// # Errors
+    ///
+    /// - [`BatchError::Failed`], [`BatchError::Panicked`] or
+    ///   [`BatchError::WrongLength`] when the item's batch ended that way.
+    /// - [`BatchError::Closed`] when the batcher is closed (the item is dropped; use
+    ///   [`try_add`](Self::try_add) to get it back).
+    /// - [`BatchError::Stopped`] when the runtime shut down before the output came.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the item. While it waits for room nothing is
+    /// queued. After the item is queued and before its batch starts, the item is
+    /// removed and never given to the operation, and its room is given back. Once its
+    /// batch has started, its output is discarded and the batch's other callers are not
+    /// disturbed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|items: Vec<i32>| async move {
+    ///     Ok::<_, String>(items.into_iter().map(|x| -x).collect())
+    /// })
+    /// .build()
+    /// .unwrap();
+    /// assert_eq!(batcher.add(5).await, Ok(-5));
+    /// # }
+    /// ```
+    pub async fn add(&self, item: I) -> Result<O, BatchError<E>> {
+        let permit = match &self.shared.room {
+            None => None,
+            Some(room) => match room.acquire().await {
+                Ok(permit) => Some(permit),
+                // The semaphore is closed only by `close`.
+                Err(_) => return Err(BatchError::Closed),
+            },
+        };
+        match self.enqueue(item, permit) {
+            Ok(ticket) => ticket.await,
+            Err(rejected) => Err(rejected.into_parts().1),
+        }
+    }
+
+    /// Queues `item` if there is room right now, and returns a [`Ticket`] that
+    /// resolves to its output. Does not wait.
+    ///
+    /// # Errors
+    ///
+    /// Hands the item back in a [`TryAddError`] whose reason is
+    /// [`BatchError::Full`] when `max_pending` items are queued, or
+    /// [`BatchError::Closed`] when the batcher is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|items: Vec<u8>| async move {
+    ///     Ok::<_, String>(items)
+    /// })
+    /// .max_pending(1_000)
+    /// .build()
+    /// .unwrap();
+    /// let ticket = match batcher.try_add(7) {
+    ///     Ok(ticket) => ticket,
+    ///     Err(full) => panic!("no room for {}", full.into_item()),
+    /// };
+    /// assert_eq!(ticket.await, Ok(7));
+    /// # }
+    /// ```
+    pub fn try_add(&self, item: I) -> Result<Ticket<O, E>, TryAddError<I, E>> {
+        let permit = match &self.shared.room {
+            None => None,
+            Some(room) => match room.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(TryAcquireError::NoPermits) => {
+                    return Err(TryAddError::new(item, BatchError::Full));
+                }
+                Err(TryAcquireError::Closed) => {
+                    return Err(TryAddError::new(item, BatchError::Closed));
+                }
+            },
+        };
+        self.enqueue(item, permit)
+    }
+
+    fn enqueue(
+        &self,
+        item: I,
+        permit: Option<SemaphorePermit<'_>>,
+    ) -> Result<Ticket<O, E>, TryAddError<I, E>> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(TryAddError::new(item, BatchError::Closed));
+        }
+        let (reply, receiver) = oneshot::channel();
+        if let Err(mpsc::error::SendError(message)) = self
+            .shared
+            .sender
+            .send(Message::Item(Entry { item, reply }))
+        {
+            return match message {
+                Message::Item(entry) => Err(TryAddError::new(entry.item, BatchError::Closed)),
+                // Only an item was sent; the other messages cannot come back here.
+                Message::Flush(_) | Message::Close => unreachable!("sent an item"),
+            };
+        }
+        // The worker gives this room back when the item leaves the queue.
+        if let Some(permit) = permit {
+            permit.forget();
+        }
+        Ok(Ticket::new(receiver, Arc::clone(&self.shared.cancelled)))
+    }
+}
+
+impl<I, O, E> AsyncBatcher<I, O, E> {
+    /// Sends every item queued before this call at once, without waiting for its batch
+    /// to fill or for `max_wait_time`, and resolves when those items have been
+    /// processed (their batches finished and outputs delivered), together with any
+    /// batch that was already running. Items added meanwhile may ride along in the
+    /// same batches. After [`close`](Self::close), resolves when the worker has
+    /// stopped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future after its first poll does not undo the flush: the items are
+    /// still sent at once; only the wait is abandoned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|items: Vec<u8>| async move {
+    ///     Ok::<_, String>(items)
+    /// })
+    /// .max_wait_time(Duration::from_secs(3600))
+    /// .build()
+    /// .unwrap();
+    /// let ticket = batcher.try_add(1).unwrap();
+    /// batcher.flush().await; // no need to wait an hour
+    /// assert_eq!(ticket.await, Ok(1));
+    /// # }
+    /// ```
+    pub async fn flush(&self) {
+        let (done, processed) = oneshot::channel();
+        if self.shared.sender.send(Message::Flush(done)).is_err() {
+            // The channel closes only on `close`, which sends everything anyway.
+            self.wait_until_stopped().await;
+            return;
+        }
+        // The worker never sends on `done`; dropping it is the signal.
+        let _ = processed.await;
+    }
+
+    /// Closes the batcher: refuses new items from now on (with
+    /// [`BatchError::Closed`], also to callers of `add` still waiting for room), sends
+    /// every item already accepted at once, waits for all running batches to finish,
+    /// and resolves when the worker has stopped. Calling it again, or from another
+    /// clone, waits for the same end. A batch operation that never finishes keeps
+    /// `close` (and `flush`) waiting too: bound slow operations with a timeout inside
+    /// the operation, or wrap the call in `tokio::time::timeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not undo the close: the batcher is closed from the
+    /// first poll, and the drain goes on in the background.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::{AsyncBatcher, BatchError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|items: Vec<u8>| async move {
+    ///     Ok::<_, String>(items)
+    /// })
+    /// .build()
+    /// .unwrap();
+    /// let ticket = batcher.try_add(1).unwrap();
+    /// batcher.close().await;
+    /// assert_eq!(ticket.await, Ok(1)); // accepted before close: processed
+    /// assert_eq!(batcher.add(2).await, Err(BatchError::Closed));
+    /// # }
+    /// ```
+    pub async fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        if let Some(room) = &self.shared.room {
+            room.close();
+        }
+        // Fails only when the worker already closed its channel for an earlier close.
+        let _ = self.shared.sender.send(Message::Close);
+        self.wait_until_stopped().await;
+    }
+
+    /// Whether [`close`](Self::close) has been called on this batcher (through any
+    /// clone).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The most items one batch holds.
+    #[must_use]
+    pub fn max_batch_size(&self) -> usize {
+        self.shared.config.max_batch_size
+    }
+
+    async fn wait_until_stopped(&self) {
+        let mut finished = self.shared.finished.clone();
+        // An error means the worker was dropped with its runtime: it has stopped too.
+        let _ = finished.wait_for(|stopped| *stopped).await;
+    }
+}
+
+impl<I, O, E> Clone for AsyncBatcher<I, O, E> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<I, O, E> fmt::Debug for AsyncBatcher<I, O, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncBatcher")
+            .field("max_batch_size", &self.shared.config.max_batch_size)
+            .field("max_wait_time", &self.shared.config.max_wait_time)
+            .field("max_pending", &self.shared.config.max_pending)
+            .field(
+                "max_concurrent_batches",
+                &self.shared.config.max_concurrent_batches,
+            )
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}

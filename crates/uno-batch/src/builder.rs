@@ -1,0 +1,208 @@
+//! The builder that configures and starts an [`AsyncBatcher`].
+
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::batcher::AsyncBatcher;
+use crate::dedup::Dedup;
+use crate::error::BatchError;
+
+/// The default [`Builder::max_batch_size`]: 100 items, as in Python uno.
+pub const DEFAULT_MAX_BATCH_SIZE: usize = 100;
+
+/// The default [`Builder::max_wait_time`]: 100 ms, as in Python uno.
+pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
+
+/// Configures an [`AsyncBatcher`]; made by [`AsyncBatcher::builder`].
+///
+/// Every setting has a default, so `AsyncBatcher::builder(op).build()` works:
+///
+/// | setting | default | zero |
+/// |---|---|---|
+/// | [`max_batch_size`](Self::max_batch_size) | 100 | rejected by `build` |
+/// | [`max_wait_time`](Self::max_wait_time) | 100 ms | send as soon as the worker sees an item |
+/// | [`max_pending`](Self::max_pending) | unbounded | rejected by `build` |
+/// | [`max_concurrent_batches`](Self::max_concurrent_batches) | 1 | rejected by `build` |
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_batch::AsyncBatcher;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), uno_batch::BatchError<std::io::Error>> {
+/// let batcher = AsyncBatcher::builder(|ids: Vec<u64>| async move {
+///     Ok::<_, std::io::Error>(ids.iter().map(|id| format!("user {id}")).collect::<Vec<_>>())
+/// })
+/// .max_batch_size(50)
+/// .max_wait_time(Duration::from_millis(5))
+/// .max_pending(10_000)
+/// .max_concurrent_batches(4)
+/// .build()?;
+///
+/// assert_eq!(batcher.add(7).await?, "user 7");
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct Builder<I, O, E, F> {
+    op: F,
+    config: Config,
+    dedup: Option<Dedup<I, O>>,
+    _types: PhantomData<fn(I) -> (O, E)>,
+}
+
+/// The validated settings the worker runs with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    pub(crate) max_batch_size: usize,
+    pub(crate) max_wait_time: Duration,
+    pub(crate) max_pending: Option<usize>,
+    pub(crate) max_concurrent_batches: usize,
+}
+
+impl<I, O, E, F, Fut> Builder<I, O, E, F>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    E: Send + Sync + 'static,
+    F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
+{
+    pub(crate) fn new(op: F) -> Self {
+        Self {
+            op,
+            config: Config {
+                max_batch_size: DEFAULT_MAX_BATCH_SIZE,
+                max_wait_time: DEFAULT_MAX_WAIT_TIME,
+                max_pending: None,
+                max_concurrent_batches: 1,
+            },
+            dedup: None,
+            _types: PhantomData,
+        }
+    }
+
+    /// The most items one batch holds. A batch is sent as soon as this many items are
+    /// queued. Zero is rejected by [`build`](Self::build).
+    pub fn max_batch_size(mut self, max_batch_size: usize) -> Self {
+        self.config.max_batch_size = max_batch_size;
+        self
+    }
+
+    /// How long the oldest queued item waits for its batch to fill before the batch is
+    /// sent anyway. Time is counted from when the worker first sees the item, on
+    /// tokio's clock (so `tokio::time::pause` controls it in tests).
+    ///
+    /// `Duration::ZERO` means "send as soon as the worker sees the item": the worker
+    /// sends whatever is queued each time it wakes, up to `max_batch_size` items per
+    /// batch, so batches hold only the items that arrived together.
+    pub fn max_wait_time(mut self, max_wait_time: Duration) -> Self {
+        self.config.max_wait_time = max_wait_time;
+        self
+    }
+
+    /// The most items queued (accepted but not yet sent in a batch) at once. When it is
+    /// reached, [`add`](AsyncBatcher::add) waits for room and
+    /// [`try_add`](AsyncBatcher::try_add) hands the item back with
+    /// [`BatchError::Full`]. Items in batches that are running do not count. Without
+    /// this setting the queue is unbounded. Zero is rejected by
+    /// [`build`](Self::build).
+    ///
+    /// A value below `max_batch_size` is allowed; batches then never fill and are sent
+    /// by `max_wait_time`.
+    pub fn max_pending(mut self, max_pending: usize) -> Self {
+        self.config.max_pending = Some(max_pending);
+        self
+    }
+
+    /// The most batches whose operation runs at once (default 1). With more than one,
+    /// batches may finish in any order; each caller still gets its own item's output.
+    /// Zero is rejected by [`build`](Self::build).
+    pub fn max_concurrent_batches(mut self, max_concurrent_batches: usize) -> Self {
+        self.config.max_concurrent_batches = max_concurrent_batches;
+        self
+    }
+
+    /// Turns on keyed mode (as in dataloader): identical items within one batch are
+    /// sent to the operation once, in the order first seen, and that item's output is
+    /// cloned to every caller who added it. Use it when items are keys to look up and
+    /// several callers may ask for the same key at once.
+    ///
+    /// The operation then returns one output per *distinct* item, and
+    /// [`BatchError::WrongLength`] counts distinct items as `expected`. Duplicates are
+    /// only merged within one batch, not across batches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|ids: Vec<u32>| async move {
+    ///     assert_eq!(ids, [7, 8], "7 is looked up once");
+    ///     Ok::<_, String>(ids.iter().map(|id| format!("user {id}")).collect::<Vec<_>>())
+    /// })
+    /// .max_batch_size(3)
+    /// .deduplicate()
+    /// .build()
+    /// .unwrap();
+    ///
+    /// let (a, b, c) = tokio::join!(batcher.add(7), batcher.add(8), batcher.add(7));
+    /// assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), ("user 7".into(), "user 8".into(), "user 7".into()));
+    /// # }
+    /// ```
+    pub fn deduplicate(mut self) -> Self
+    where
+        I: Hash + Eq,
+        O: Clone,
+    {
+        self.dedup = Some(Dedup::new());
+        self
+    }
+
+    /// Checks the settings and starts the batcher's worker on the current tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// - [`BatchError::InvalidConfig`] when `max_batch_size`, `max_pending` or
+    ///   `max_concurrent_batches` is zero (each would make the batcher hang).
+    /// - [`BatchError::NoRuntime`] when called outside a tokio runtime.
+    pub fn build(self) -> Result<AsyncBatcher<I, O, E>, BatchError<E>> {
+        let config = self.config;
+        if config.max_batch_size == 0 {
+            return Err(BatchError::InvalidConfig(
+                "max_batch_size is 0; a batch must hold at least one item",
+            ));
+        }
+        if config.max_pending == Some(0) {
+            return Err(BatchError::InvalidConfig(
+                "max_pending is 0; the queue must have room for at least one item",
+            ));
+        }
+        if config.max_concurrent_batches == 0 {
+            return Err(BatchError::InvalidConfig(
+                "max_concurrent_batches is 0; at least one batch must be able to run",
+            ));
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(BatchError::NoRuntime);
+        };
+        Ok(AsyncBatcher::start(self.op, config, self.dedup, &runtime))
+    }
+}
+
+impl<I, O, E, F> fmt::Debug for Builder<I, O, E, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("deduplicate", &self.dedup.is_some())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,292 @@
+//! The crate's error type, and the rejection `try_add` hands back with its item.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why an item did not get its output, or why a batcher could not be built.
+///
+/// `E` is the batch operation's own error type. When the operation fails, every caller
+/// of that batch receives [`BatchError::Failed`] holding the *same* error in an
+/// [`Arc`], so `E` needs neither `Clone` nor any other bound (a `sqlx::Error` works as
+/// is). The operation's error is this error's [`source`](Error::source), and is also
+/// reachable with [`BatchError::op_error`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BatchError<E> {
+    /// The batch operation returned `Err` for the batch that held this item. Every
+    /// caller of that batch receives a clone of the same `Arc`.
+    Failed(Arc<E>),
+    /// The batch operation panicked while processing the batch that held this item.
+    /// The batcher caught the panic and keeps working; `message` is the panic's
+    /// message when it was a string.
+    Panicked {
+        /// The panic payload's message, or a placeholder when it was not a string.
+        message: String,
+    },
+    /// The batch operation returned a number of outputs different from the number of
+    /// inputs it was given, so no output could be matched to its item safely.
+    WrongLength {
+        /// How many items the batch held (and so how many outputs were expected).
+        expected: usize,
+        /// How many outputs the operation returned.
+        actual: usize,
+    },
+    /// `try_add` found `max_pending` items already queued. The item is handed back in
+    /// [`TryAddError`].
+    Full,
+    /// The batcher was closed with `close`, so it accepts no new item.
+    Closed,
+    /// The batcher's worker stopped before this item's output was delivered, because
+    /// the tokio runtime it ran on shut down.
+    Stopped,
+    /// The builder was given a setting that cannot work (for example a zero batch
+    /// size); the message names it.
+    InvalidConfig(&'static str),
+    /// `build` was called outside a tokio runtime, so the worker could not be spawned.
+    NoRuntime,
+}
+
+impl<E> BatchError<E> {
+    /// The batch operation's own error, when this is [`BatchError::Failed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use uno_batch::BatchError;
+    ///
+    /// let error: BatchError<&str> = BatchError::Failed(Arc::new("database is down"));
+    /// assert_eq!(error.op_error(), Some(&"database is down"));
+    /// assert_eq!(BatchError::<&str>::Closed.op_error(), None);
+    /// ```
+    #[must_use]
+    pub fn op_error(&self) -> Option<&E> {
+        match self {
+            Self::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+// Written by hand rather than derived: a derive would require `E: Clone`, and the
+// point of sharing the operation's error in an `Arc` is that it does not.
+impl<E> Clone for BatchError<E> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Failed(error) => Self::Failed(Arc::clone(error)),
+            Self::Panicked { message } => Self::Panicked {
+                message: message.clone(),
+            },
+            Self::WrongLength { expected, actual } => Self::WrongLength {
+                expected: *expected,
+                actual: *actual,
+            },
+            Self::Full => Self::Full,
+            Self::Closed => Self::Closed,
+            Self::Stopped => Self::Stopped,
+            Self::InvalidConfig(what) => Self::InvalidConfig(what),
+            Self::NoRuntime => Self::NoRuntime,
+        }
+    }
+}
+
+impl<E: PartialEq> PartialEq for BatchError<E> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Failed(a), Self::Failed(b)) => a == b,
+            (Self::Panicked { message: a }, Self::Panicked { message: b }) => a == b,
+            (
+                Self::WrongLength {
+                    expected: a,
+                    actual: b,
+                },
+                Self::WrongLength {
+                    expected: c,
+                    actual: d,
+                },
+            ) => a == c && b == d,
+            (Self::InvalidConfig(a), Self::InvalidConfig(b)) => a == b,
+            (Self::Full, Self::Full)
+            | (Self::Closed, Self::Closed)
+            | (Self::Stopped, Self::Stopped)
+            | (Self::NoRuntime, Self::NoRuntime) => true,
+            _ => false,
+        }
+    }
+}
+
+impl<E: Eq> Eq for BatchError<E> {}
+
+// Written by hand so that `Display` needs no bound on `E`: the operation's error is
+// reported as the source, not repeated in this message.
+impl<E> fmt::Display for BatchError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(_) => f.write_str(
+                "the batch operation failed for the batch holding this item; \
+                 the source error says why",
+            ),
+            Self::Panicked { message } => write!(
+                f,
+                "the batch operation panicked while processing the batch holding this item \
+                 (panic message: {message}); the batcher keeps working, fix the operation"
+            ),
+            Self::WrongLength { expected, actual } => write!(
+                f,
+                "the batch operation returned {actual} outputs for a batch of {expected} items; \
+                 it must return exactly one output per item, in input order"
+            ),
+            Self::Full => f.write_str(
+                "the batcher is full (max_pending items are queued); \
+                 retry later, or use `add` to wait for room",
+            ),
+            Self::Closed => {
+                f.write_str("the batcher is closed and accepts no new items; create a new batcher")
+            }
+            Self::Stopped => f.write_str(
+                "the batcher stopped before this item's output was delivered \
+                 because its tokio runtime shut down",
+            ),
+            Self::InvalidConfig(what) => write!(f, "invalid batcher configuration: {what}"),
+            Self::NoRuntime => f.write_str(
+                "no tokio runtime is running; build the batcher from inside a tokio runtime",
+            ),
+        }
+    }
+}
+
+impl<E> Error for BatchError<E>
+where
+    E: Error + 'static,
+{
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Failed(error) => Some(&**error),
+            _ => None,
+        }
+    }
+}
+
+/// The item that `try_add` could not queue, handed back with the reason.
+///
+/// The reason is [`BatchError::Full`] (no room: `max_pending` items are queued) or
+/// [`BatchError::Closed`] (the batcher is closed).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uno_batch::{AsyncBatcher, BatchError};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let batcher = AsyncBatcher::builder(|items: Vec<u32>| async move {
+///     Ok::<_, std::convert::Infallible>(items)
+/// })
+/// .max_pending(1)
+/// .max_wait_time(Duration::from_secs(1))
+/// .build()
+/// .unwrap();
+///
+/// let first = batcher.try_add(1).unwrap();
+/// let rejected = batcher.try_add(2).unwrap_err();
+/// assert!(matches!(rejected.error(), BatchError::Full));
+/// assert_eq!(rejected.into_item(), 2);
+/// assert_eq!(first.await.unwrap(), 1);
+/// # }
+/// ```
+pub struct TryAddError<I, E> {
+    item: I,
+    error: BatchError<E>,
+}
+
+impl<I, E> TryAddError<I, E> {
+    pub(crate) fn new(item: I, error: BatchError<E>) -> Self {
+        Self { item, error }
+    }
+
+    /// Why the item was not queued: [`BatchError::Full`] or [`BatchError::Closed`].
+    #[must_use]
+    pub fn error(&self) -> &BatchError<E> {
+        &self.error
+    }
+
+    /// Whether the item was refused for lack of room (rather than because the batcher
+    /// is closed), so that trying again later can succeed.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        matches!(self.error, BatchError::Full)
+    }
+
+    /// A borrow of the item that was not queued.
+    #[must_use]
+    pub fn item(&self) -> &I {
+        &self.item
+    }
+
+    /// The item that was not queued, to retry or handle otherwise.
+    #[must_use]
+    pub fn into_item(self) -> I {
+        self.item
+    }
+
+    /// The item and the reason, by value.
+    #[must_use]
+    pub fn into_parts(self) -> (I, BatchError<E>) {
+        (self.item, self.error)
+    }
+}
+
+// The item is left out of `Debug` so that neither `I` nor `E` needs to be `Debug`.
+impl<I, E> fmt::Debug for TryAddError<I, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryAddError")
+            .field("error", &self.error.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I, E> fmt::Display for TryAddError<I, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<I, E> Error for TryAddError<I, E> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_both_lengths_and_are_lowercase() {
+        let error = BatchError::<()>::WrongLength {
+            expected: 3,
+            actual: 2,
+        };
+        let message = error.to_string();
+        assert!(message.contains("returned 2 outputs for a batch of 3 items"));
+        for error in [
+            BatchError::<()>::Full,
+            BatchError::Closed,
+            BatchError::Stopped,
+            BatchError::NoRuntime,
+            BatchError::InvalidConfig("x"),
+            BatchError::Failed(Arc::new(())),
+        ] {
+            let message = error.to_string();
+            assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");
+            assert!(!message.ends_with('.'), "{message}");
+        }
+    }
+
+    #[test]
+    fn failed_exposes_the_op_error_as_source() {
+        let error = BatchError::Failed(Arc::new(std::io::Error::other("disk full")));
+        let source = error.source().expect("a source");
+        assert_eq!(source.to_string(), "disk full");
+        let cloned = error.clone();
+        assert!(cloned.op_error().is_some());
+    }
+}

@@ -1,0 +1,78 @@
+//! The future that resolves to one queued item's output.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::error::BatchError;
+
+/// What the worker sends back for one item.
+pub(crate) type Outcome<O, E> = Result<O, BatchError<E>>;
+
+/// One queued item's claim on its output, returned by
+/// [`try_add`](crate::AsyncBatcher::try_add).
+///
+/// Await it to get the item's own output, or the [`BatchError`] that its batch ended
+/// with. A ticket does not borrow the batcher: it can be moved into another task, and it
+/// stays valid after every batcher handle is dropped (the worker still sends the
+/// item; see [`AsyncBatcher`](crate::AsyncBatcher#dropping-the-last-handle)).
+///
+/// # Cancel safety
+///
+/// Dropping a ticket before it completes cancels its item: if the item's batch has not
+/// started, the item is removed from the queue and never given to the batch operation;
+/// if the batch is already running, the item's output is discarded and the other items
+/// of the batch are not disturbed. Polling `&mut ticket` in a `tokio::select!` branch
+/// that loses is cancel-safe: the ticket keeps its place and can be awaited again.
+#[must_use = "dropping a ticket cancels its item"]
+pub struct Ticket<O, E> {
+    receiver: oneshot::Receiver<Outcome<O, E>>,
+    cancelled: Arc<Notify>,
+    completed: bool,
+}
+
+impl<O, E> Ticket<O, E> {
+    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<O, E>>, cancelled: Arc<Notify>) -> Self {
+        Self {
+            receiver,
+            cancelled,
+            completed: false,
+        }
+    }
+}
+
+impl<O, E> Future for Ticket<O, E> {
+    type Output = Result<O, BatchError<E>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let received = ready!(Pin::new(&mut self.receiver).poll(cx));
+        self.completed = true;
+        // The reply is dropped without a value only when the worker itself was dropped,
+        // which happens when its runtime shuts down.
+        Poll::Ready(received.unwrap_or(Err(BatchError::Stopped)))
+    }
+}
+
+impl<O, E> Drop for Ticket<O, E> {
+    fn drop(&mut self) {
+        if self.completed {
+            return;
+        }
+        // Close the channel before waking the worker, so that the worker is sure to see
+        // this item as cancelled when it looks, and can give its room back at once.
+        self.receiver.close();
+        self.cancelled.notify_one();
+    }
+}
+
+impl<O, E> fmt::Debug for Ticket<O, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("completed", &self.completed)
+            .finish_non_exhaustive()
+    }
+}
