@@ -24,3 +24,7 @@ pub use crate::limit::{AdaptiveLimiter, FullPolicy, KeyedLimiter, LimitStreamExt
 #[cfg(feature = "signal")]
 #[doc(no_inline)]
 pub use crate::signal::{Shutdown, Signal, on_signal};
+
+#[cfg(feature = "batch")]
+#[doc(no_inline)]
+pub use crate::batch::{AsyncBatcher, BatchError};
