@@ -1,0 +1,481 @@
+//! The state a group shares with its spawners and with its running tasks.
+//!
+//! Tasks are plain `tokio::spawn` tasks. Instead of keeping their join handles (which
+//! would keep every finished task's memory until someone reaps it, as a `JoinSet`
+//! does), each task reports its own outcome here when it ends and removes its abort
+//! handle from the group. A group therefore holds one abort handle per *live* task,
+//! plus the results that the owner has not collected yet.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
+use crate::task::{self, Outcome, TaskGuard, TaskId};
+
+pub(crate) struct Shared<T, E> {
+    state: Mutex<State<T, E>>,
+    pub(crate) token: CancellationToken,
+    /// Set once every task has been aborted; tasks that have not started yet see it and
+    /// never run their body.
+    pub(crate) aborted: AtomicBool,
+    pub(crate) limit: Option<Semaphore>,
+    max_concurrency: usize,
+    pub(crate) fail_fast: bool,
+    pub(crate) grace_period: Duration,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+pub(crate) struct Config {
+    pub(crate) token: CancellationToken,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) fail_fast: bool,
+    pub(crate) grace_period: Duration,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+struct State<T, E> {
+    finished: bool,
+    /// A task failed while the group was fail-fast.
+    failed: bool,
+    /// `cancel()` was called.
+    cancel_requested: bool,
+    /// When the group started cancelling (failure, `cancel()` or its token), for the
+    /// grace period.
+    closing_since: Option<Instant>,
+    next_id: u64,
+    tasks: Slots,
+    successes: VecDeque<T>,
+    /// The ids of `successes`, to sort `join`'s results into spawn order. Empty when `T`
+    /// is zero-sized: the order of zero-sized values cannot be observed, and skipping
+    /// the ids keeps a long-running group of `()` tasks flat in memory.
+    success_ids: VecDeque<TaskId>,
+    successes_reported: u64,
+    successes_taken: u64,
+    failures: VecDeque<Failure<E>>,
+    joiner: Option<Waker>,
+    /// `join_next` wants a wake-up for every finished task, `join` only for the last.
+    wake_on_each_completion: bool,
+}
+
+struct Failure<E> {
+    id: TaskId,
+    error: TaskError<E>,
+    /// How many successes were reported before this failure, so that `join_next` can
+    /// hand out outcomes in completion order.
+    successes_before: u64,
+}
+
+/// What one poll of the group found, for `join` and `join_next`.
+pub(crate) enum Progress<R> {
+    Ready(R),
+    Pending,
+}
+
+impl<T, E> Shared<T, E> {
+    pub(crate) fn new(config: Config) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                finished: false,
+                failed: false,
+                cancel_requested: false,
+                closing_since: None,
+                next_id: 0,
+                tasks: Slots::default(),
+                successes: VecDeque::new(),
+                success_ids: VecDeque::new(),
+                successes_reported: 0,
+                successes_taken: 0,
+                failures: VecDeque::new(),
+                joiner: None,
+                wake_on_each_completion: false,
+            }),
+            token: config.token,
+            aborted: AtomicBool::new(false),
+            limit: config.max_concurrency.map(Semaphore::new),
+            max_concurrency: config.max_concurrency.unwrap_or(0),
+            fail_fast: config.fail_fast,
+            grace_period: config.grace_period,
+            #[cfg(feature = "tracing")]
+            span: config.span,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+        // No user code runs while the lock is held, so a poisoned lock still holds
+        // consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn spawn<F>(self: &Arc<Self>, body: F) -> Result<TaskId, SpawnError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        // Reserve a slot first and attach the abort handle after `tokio::spawn`: the
+        // lock is not held while tokio runs (a runtime that is shutting down drops the
+        // future, and so its guard, right inside `spawn`), and a task that ends before
+        // its handle is attached simply frees its slot.
+        let (slot, id) = {
+            let mut state = self.lock();
+            if state.finished {
+                return Err(SpawnError::Finished);
+            }
+            if state.failed {
+                return Err(SpawnError::Failed);
+            }
+            if state.cancel_requested || self.token.is_cancelled() {
+                return Err(SpawnError::Cancelled);
+            }
+            let id = TaskId::new(state.next_id);
+            state.next_id += 1;
+            (state.tasks.reserve(id), id)
+        };
+        let guard = TaskGuard::new(Arc::clone(self), slot, id);
+        let task = task::run(guard, body);
+        #[cfg(feature = "tracing")]
+        let task = tracing::Instrument::instrument(
+            task,
+            tracing::debug_span!(parent: &self.span, "task", id = id.as_u64()),
+        );
+        let handle = tokio::spawn(task).abort_handle();
+        let attached = self.lock().tasks.attach(slot, id, handle);
+        // The group may have been torn down between the reservation and now.
+        if let Some(handle) = attached
+            && self.aborted.load(Ordering::Acquire)
+        {
+            handle.abort();
+        }
+        Ok(id)
+    }
+
+    /// Records how a task ended; `None` means it ended without an outcome (aborted).
+    pub(crate) fn complete(&self, slot: usize, id: TaskId, outcome: Option<Outcome<T, E>>) {
+        let mut abort = Vec::new();
+        let mut cancel_token = false;
+        let waker = {
+            let mut state = self.lock();
+            state.tasks.release(slot, id);
+            match outcome {
+                None => {}
+                Some(Ok(Ok(value))) => {
+                    state.successes.push_back(value);
+                    if mem::size_of::<T>() != 0 {
+                        state.success_ids.push_back(id);
+                    }
+                    state.successes_reported += 1;
+                }
+                Some(Ok(Err(error))) => {
+                    cancel_token = self.record_failure(&mut state, id, TaskError::Failed(error));
+                }
+                Some(Err(payload)) => {
+                    let error = TaskError::Panicked(PanicPayload::new(payload));
+                    cancel_token = self.record_failure(&mut state, id, error);
+                }
+            }
+            if cancel_token && self.grace_period.is_zero() {
+                abort = self.abort_all(&mut state);
+            }
+            if state.tasks.live == 0 || state.wake_on_each_completion {
+                state.joiner.take()
+            } else {
+                None
+            }
+        };
+        if cancel_token {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(parent: &self.span, task = id.as_u64(), "task failed, cancelling the group");
+            self.token.cancel();
+        }
+        for handle in abort {
+            handle.abort();
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Returns whether this failure starts the group's cancellation.
+    fn record_failure(&self, state: &mut State<T, E>, id: TaskId, error: TaskError<E>) -> bool {
+        state.failures.push_back(Failure {
+            id,
+            error,
+            successes_before: state.successes_reported,
+        });
+        if !self.fail_fast || state.failed || state.finished {
+            return false;
+        }
+        state.failed = true;
+        if state.closing_since.is_none() {
+            state.closing_since = Some(Instant::now());
+        }
+        true
+    }
+
+    /// Takes every live task's abort handle, to be aborted once the lock is released.
+    fn abort_all(&self, state: &mut State<T, E>) -> Vec<AbortHandle> {
+        self.aborted.store(true, Ordering::Release);
+        state.tasks.take_handles()
+    }
+
+    pub(crate) fn cancel(&self) {
+        let abort = {
+            let mut state = self.lock();
+            if state.finished {
+                return;
+            }
+            state.cancel_requested = true;
+            if state.closing_since.is_none() {
+                state.closing_since = Some(Instant::now());
+            }
+            match self.grace_period.is_zero() {
+                true => self.abort_all(&mut state),
+                false => Vec::new(),
+            }
+        };
+        #[cfg(feature = "tracing")]
+        tracing::debug!(parent: &self.span, "task group cancelled");
+        self.token.cancel();
+        for handle in abort {
+            handle.abort();
+        }
+    }
+
+    /// Called by the owner once it sees the group's token cancelled: returns when the
+    /// grace period ends, or `None` when the tasks were aborted already.
+    pub(crate) fn closing_deadline(&self) -> Option<Instant> {
+        let abort = {
+            let mut state = self.lock();
+            if self.aborted.load(Ordering::Acquire) {
+                return None;
+            }
+            let since = *state.closing_since.get_or_insert_with(Instant::now);
+            let deadline = since + self.grace_period;
+            if !self.grace_period.is_zero() && Instant::now() < deadline {
+                return Some(deadline);
+            }
+            self.abort_all(&mut state)
+        };
+        for handle in abort {
+            handle.abort();
+        }
+        None
+    }
+
+    /// Aborts every task that is still live: the grace period is over.
+    pub(crate) fn abort_remaining(&self) {
+        let abort = self.abort_all(&mut self.lock());
+        for handle in abort {
+            handle.abort();
+        }
+    }
+
+    /// `join`'s poll: ready, and the group finished, once no task is live.
+    pub(crate) fn poll_join(&self, waker: &Waker) -> Progress<Result<Vec<T>, GroupError<E>>> {
+        let mut state = self.lock();
+        if state.tasks.live != 0 {
+            state.wake_on_each_completion = false;
+            register(&mut state.joiner, waker);
+            return Progress::Pending;
+        }
+        state.finished = true;
+        let cancelled = state.cancel_requested || (!state.failed && self.token.is_cancelled());
+        let failures: Vec<_> = state
+            .failures
+            .drain(..)
+            .map(|failure| (failure.id, failure.error))
+            .collect();
+        if cancelled || state.failed || !failures.is_empty() {
+            return Progress::Ready(Err(GroupError::new(failures, cancelled)));
+        }
+        let values = mem::take(&mut state.successes);
+        let ids = mem::take(&mut state.success_ids);
+        drop(state);
+        if mem::size_of::<T>() == 0 {
+            return Progress::Ready(Ok(values.into()));
+        }
+        let mut ordered: Vec<(TaskId, T)> = ids.into_iter().zip(values).collect();
+        ordered.sort_unstable_by_key(|(id, _)| *id);
+        Progress::Ready(Ok(ordered.into_iter().map(|(_, value)| value).collect()))
+    }
+
+    /// `join_next`'s poll: the next outcome in completion order, or `None` once no task
+    /// is live and every outcome was taken.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn poll_join_next(
+        &self,
+        waker: &Waker,
+    ) -> Progress<Option<Result<T, (TaskId, TaskError<E>)>>> {
+        let mut state = self.lock();
+        let failure_is_next = state
+            .failures
+            .front()
+            .is_some_and(|failure| failure.successes_before == state.successes_taken);
+        if failure_is_next {
+            let failure = state.failures.pop_front().expect("a failure is next");
+            return Progress::Ready(Some(Err((failure.id, failure.error))));
+        }
+        if let Some(value) = state.successes.pop_front() {
+            state.success_ids.pop_front();
+            state.successes_taken += 1;
+            return Progress::Ready(Some(Ok(value)));
+        }
+        if state.tasks.live == 0 {
+            return Progress::Ready(None);
+        }
+        state.wake_on_each_completion = true;
+        register(&mut state.joiner, waker);
+        Progress::Pending
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.lock().tasks.live
+    }
+
+    pub(crate) fn abort_task(&self, id: TaskId) -> bool {
+        let handle = self.lock().tasks.handle_of(id);
+        match handle {
+            Some(handle) => {
+                handle.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The owner is gone: refuse new tasks and abort every live one, right away.
+    pub(crate) fn shut_down(&self) {
+        let abort = {
+            let mut state = self.lock();
+            if state.finished {
+                return;
+            }
+            state.finished = true;
+            self.abort_all(&mut state)
+        };
+        if !abort.is_empty() {
+            self.token.cancel();
+        }
+        for handle in abort {
+            handle.abort();
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Shared<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("TaskGroup")
+            .field("live", &state.tasks.live)
+            .field("finished", &state.finished)
+            .field("failed", &state.failed)
+            .field(
+                "cancelled",
+                &(state.cancel_requested || self.token.is_cancelled()),
+            )
+            .field("fail_fast", &self.fail_fast)
+            .field(
+                "max_concurrency",
+                &self.limit.as_ref().map(|_| self.max_concurrency),
+            )
+            .field("grace_period", &self.grace_period)
+            .finish_non_exhaustive()
+    }
+}
+
+fn register(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(current) if current.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// The abort handles of live tasks, in reusable slots so that a task can find and free
+/// its own entry in constant time.
+#[derive(Default)]
+struct Slots {
+    entries: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+enum Slot {
+    Vacant,
+    Live {
+        id: TaskId,
+        handle: Option<AbortHandle>,
+    },
+}
+
+impl Slots {
+    fn reserve(&mut self, id: TaskId) -> usize {
+        self.live += 1;
+        let entry = Slot::Live { id, handle: None };
+        match self.free.pop() {
+            Some(slot) => {
+                self.entries[slot] = entry;
+                slot
+            }
+            None => {
+                self.entries.push(entry);
+                self.entries.len() - 1
+            }
+        }
+    }
+
+    /// Stores the handle of task `id`; returns a clone of it when the task is still
+    /// live, so that the caller can abort it if needed.
+    fn attach(&mut self, slot: usize, id: TaskId, handle: AbortHandle) -> Option<AbortHandle> {
+        match &mut self.entries[slot] {
+            Slot::Live {
+                id: live_id,
+                handle: stored,
+            } if *live_id == id => {
+                *stored = Some(handle.clone());
+                Some(handle)
+            }
+            _ => None,
+        }
+    }
+
+    fn release(&mut self, slot: usize, id: TaskId) {
+        if matches!(&self.entries[slot], Slot::Live { id: live_id, .. } if *live_id == id) {
+            self.entries[slot] = Slot::Vacant;
+            self.free.push(slot);
+            self.live -= 1;
+        }
+    }
+
+    fn take_handles(&mut self) -> Vec<AbortHandle> {
+        self.entries
+            .iter_mut()
+            .filter_map(|entry| match entry {
+                Slot::Live { handle, .. } => handle.take(),
+                Slot::Vacant => None,
+            })
+            .collect()
+    }
+
+    fn handle_of(&self, id: TaskId) -> Option<AbortHandle> {
+        self.entries.iter().find_map(|entry| match entry {
+            Slot::Live {
+                id: live_id,
+                handle,
+            } if *live_id == id => handle.clone(),
+            _ => None,
+        })
+    }
+}
