@@ -53,7 +53,7 @@ use crate::{Spawner, TaskId};
 /// # }
 /// ```
 pub struct TaskGroup<T, E> {
-    shared: Arc<Shared<T, E>>,
+    pub(crate) shared: Arc<Shared<T, E>>,
 }
 
 impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {

@@ -479,3 +479,43 @@ impl Slots {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use crate::TaskGroup;
+
+    #[tokio::test]
+    async fn a_long_running_group_of_unit_tasks_stays_flat_in_memory() {
+        const BATCH: usize = 1_000;
+        let group = TaskGroup::<(), Infallible>::new();
+        for _ in 0..200 {
+            for _ in 0..BATCH {
+                group.spawn(async { Ok(()) }).unwrap();
+            }
+            while !group.is_empty() {
+                tokio::task::yield_now().await;
+            }
+            let state = group.shared.lock();
+            // Slots are reused, and `()` results need neither storage nor ids.
+            assert!(state.tasks.entries.len() <= BATCH);
+            assert_eq!(state.success_ids.capacity(), 0);
+            assert_eq!(state.successes.len(), state.successes_reported as usize);
+        }
+        assert_eq!(group.join().await.unwrap().len(), 200 * BATCH);
+    }
+
+    #[tokio::test]
+    async fn results_that_are_kept_carry_their_ids() {
+        let group = TaskGroup::<u8, Infallible>::new();
+        for n in 0..10 {
+            group.spawn(async move { Ok(n) }).unwrap();
+        }
+        while !group.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(group.shared.lock().success_ids.len(), 10);
+        assert_eq!(group.join().await.unwrap(), (0..10).collect::<Vec<_>>());
+    }
+}
