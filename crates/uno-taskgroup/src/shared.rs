@@ -145,13 +145,10 @@ impl<T, E> Shared<T, E> {
             (state.tasks.reserve(id), id)
         };
         let guard = TaskGuard::new(Arc::clone(self), slot, id);
-        let task = task::run(guard, body);
-        #[cfg(feature = "tracing")]
-        let task = tracing::Instrument::instrument(
-            task,
-            tracing::debug_span!(parent: &self.span, "task", id = id.as_u64()),
-        );
-        let handle = tokio::spawn(task).abort_handle();
+        let handle = match self.limit {
+            None => self.spawn_task(id, task::run(guard, body)),
+            Some(_) => self.spawn_task(id, task::run_limited(guard, body)),
+        };
         let attached = self.lock().tasks.attach(slot, id, handle);
         // The group may have been torn down between the reservation and now.
         if let Some(handle) = attached
@@ -160,6 +157,20 @@ impl<T, E> Shared<T, E> {
             handle.abort();
         }
         Ok(id)
+    }
+
+    fn spawn_task<F>(&self, id: TaskId, task: F) -> AbortHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        #[cfg(feature = "tracing")]
+        let task = tracing::Instrument::instrument(
+            task,
+            tracing::debug_span!(parent: &self.span, "task", id = id.as_u64()),
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = id;
+        tokio::spawn(task).abort_handle()
     }
 
     /// Records how a task ended; `None` means it ended without an outcome (aborted).

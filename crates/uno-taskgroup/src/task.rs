@@ -75,7 +75,10 @@ impl<T, E> Drop for TaskGuard<T, E> {
     }
 }
 
-/// The future that a group hands to `tokio::spawn` for each task.
+/// The future that a group without a concurrency limit hands to `tokio::spawn`.
+///
+/// It is kept apart from [`run_limited`] so that uncapped tasks do not carry the
+/// permit-waiting state in their (then larger) task allocation.
 pub(crate) async fn run<T, E, F>(guard: TaskGuard<T, E>, body: F)
 where
     T: Send + 'static,
@@ -86,19 +89,31 @@ where
     if guard.shared.aborted.load(Ordering::Acquire) {
         return;
     }
-    let permit = match &guard.shared.limit {
-        None => None,
-        Some(limit) => {
-            // A task still waiting for its turn when the group is cancelled never starts.
-            tokio::select! {
-                biased;
-                () = guard.shared.token.cancelled() => return,
-                permit = limit.acquire() => match permit {
-                    Ok(permit) => Some(permit),
-                    Err(_closed) => return,
-                },
-            }
-        }
+    let outcome = AssertUnwindSafe(body).catch_unwind().await;
+    guard.finish(outcome);
+}
+
+/// The future that a group with `max_concurrency` hands to `tokio::spawn`.
+pub(crate) async fn run_limited<T, E, F>(guard: TaskGuard<T, E>, body: F)
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+{
+    if guard.shared.aborted.load(Ordering::Acquire) {
+        return;
+    }
+    let Some(limit) = &guard.shared.limit else {
+        unreachable!("run_limited is only spawned for groups with a limit");
+    };
+    // A task still waiting for its turn when the group is cancelled never starts.
+    let permit = tokio::select! {
+        biased;
+        () = guard.shared.token.cancelled() => return,
+        permit = limit.acquire() => match permit {
+            Ok(permit) => permit,
+            Err(_closed) => return,
+        },
     };
     let outcome = AssertUnwindSafe(body).catch_unwind().await;
     drop(permit);

@@ -324,6 +324,9 @@ async fn spawn_after_the_group_finished_is_refused_without_polling() {
 }
 
 /// A task that spawns two copies of itself every millisecond until it is refused.
+// A recursive `async fn` cannot prove that its future is `Send`; a spelled-out
+// return type can.
+#[allow(clippy::manual_async_fn)]
 fn hydra(
     spawner: uno_taskgroup::Spawner<(), &'static str>,
     heads: Arc<AtomicUsize>,

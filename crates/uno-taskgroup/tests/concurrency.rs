@@ -57,7 +57,10 @@ async fn max_concurrency_is_never_exceeded_current_thread() {
 async fn max_concurrency_is_never_exceeded_multi_thread() {
     for limit in [1, 3, 16] {
         let peak = peak_concurrency(limit, 3000, 500).await;
-        assert!(peak <= limit, "{peak} task bodies ran at once with a limit of {limit}");
+        assert!(
+            peak <= limit,
+            "{peak} task bodies ran at once with a limit of {limit}"
+        );
         assert!(peak >= 1);
     }
 }
