@@ -60,3 +60,8 @@ pub use task::TaskId;
 /// The cancellation token type of [`TaskGroup::token`] and [`Builder::parent_token`],
 /// re-exported so that callers need not depend on `tokio-util` to name it.
 pub use tokio_util::sync::CancellationToken;
+
+/// Compiles and runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -19,11 +19,11 @@ use crate::shared::Shared;
 /// # Examples
 ///
 /// ```
-/// use uno_taskgroup::TaskGroup;
+/// use uno_taskgroup::{SpawnError, TaskGroup};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
-/// let group = TaskGroup::new();
+/// let group = TaskGroup::<u32, SpawnError>::new();
 /// let spawner = group.spawner();
 /// group
 ///     .spawn(async move {
