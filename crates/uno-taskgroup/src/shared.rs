@@ -50,6 +50,9 @@ struct State<T, E> {
     finished: bool,
     /// A task failed while the group was fail-fast.
     failed: bool,
+    /// A task failed, in any mode; `join` then never reports success, even when the
+    /// failures were taken with `join_next`.
+    any_failure: bool,
     /// `cancel()` was called.
     cancel_requested: bool,
     /// When the group started cancelling (failure, `cancel()` or its token), for the
@@ -90,6 +93,7 @@ impl<T, E> Shared<T, E> {
             state: Mutex::new(State {
                 finished: false,
                 failed: false,
+                any_failure: false,
                 cancel_requested: false,
                 closing_since: None,
                 next_id: 0,
@@ -221,6 +225,7 @@ impl<T, E> Shared<T, E> {
 
     /// Returns whether this failure starts the group's cancellation.
     fn record_failure(&self, state: &mut State<T, E>, id: TaskId, error: TaskError<E>) -> bool {
+        state.any_failure = true;
         state.failures.push_back(Failure {
             id,
             error,
@@ -304,16 +309,20 @@ impl<T, E> Shared<T, E> {
         }
         state.finished = true;
         let cancelled = state.cancel_requested || (!state.failed && self.token.is_cancelled());
-        let failures: Vec<_> = state
-            .failures
-            .drain(..)
-            .map(|failure| (failure.id, failure.error))
-            .collect();
-        if cancelled || state.failed || !failures.is_empty() {
-            return Progress::Ready(Err(GroupError::new(failures, cancelled)));
-        }
         let values = mem::take(&mut state.successes);
         let ids = mem::take(&mut state.success_ids);
+        if cancelled || state.failed || state.any_failure {
+            let failures: Vec<_> = state
+                .failures
+                .drain(..)
+                .map(|failure| (failure.id, failure.error))
+                .collect();
+            drop(state);
+            // The results of a failed group are dropped here, outside the lock, as they
+            // may run user code.
+            drop(values);
+            return Progress::Ready(Err(GroupError::new(failures, cancelled)));
+        }
         drop(state);
         if mem::size_of::<T>() == 0 {
             return Progress::Ready(Ok(values.into()));

@@ -88,6 +88,13 @@ async fn join_next_interleaves_failures_in_completion_order() {
     assert_eq!((id, error.failed().copied()), (failing, Some("second")));
     assert_eq!(group.join_next().await.unwrap().unwrap(), 3);
     assert!(group.join_next().await.is_none());
+    // The failure was taken, yet the group is not reported as a success.
+    let error = group.join().await.unwrap_err();
+    assert!(error.failures().is_empty() && !error.is_cancelled());
+    assert_eq!(
+        error.to_string(),
+        "the task group failed; its failures were already taken with join_next"
+    );
 }
 
 #[tokio::test(start_paused = true)]
