@@ -57,8 +57,9 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
         self
     }
 
-    /// At most `limit` task bodies run at once; the others wait their turn, in spawn
-    /// order. No limit by default. `0` is rejected by [`build`](Self::build).
+    /// At most `limit` task bodies run at once; the others wait for a free slot, first
+    /// come first served (tokio's semaphore is fair). No limit by default. `0` is
+    /// rejected by [`build`](Self::build).
     pub fn max_concurrency(mut self, limit: usize) -> Self {
         self.max_concurrency = Some(limit);
         self
