@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{DropCounter, Flag};
+use support::{DropCounter, Flag, within};
 use tokio::time::sleep;
 use uno_taskgroup::{CancellationToken, SpawnError, TaskGroup};
 
@@ -120,7 +120,7 @@ async fn cancel_gives_cooperative_tasks_the_grace_period_then_aborts_the_rest() 
     tokio::task::yield_now().await;
 
     group.cancel();
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     assert!(error.is_cancelled());
     assert!(error.failures().is_empty());
     assert_eq!(
@@ -152,7 +152,7 @@ async fn a_cancelled_group_is_never_reported_as_success() {
     group.spawn(async { Ok(1) }).unwrap();
     tokio::task::yield_now().await;
     group.cancel();
-    assert!(group.join().await.unwrap_err().is_cancelled());
+    assert!(within(group.join()).await.unwrap_err().is_cancelled());
 }
 
 #[tokio::test(start_paused = true)]
@@ -164,7 +164,7 @@ async fn cancelling_the_group_token_cancels_the_group() {
         sleep(Duration::from_millis(10)).await;
         token.cancel();
     });
-    assert!(group.join().await.unwrap_err().is_cancelled());
+    assert!(within(group.join()).await.unwrap_err().is_cancelled());
 }
 
 #[tokio::test(start_paused = true)]
@@ -177,7 +177,7 @@ async fn the_group_never_cancels_a_token_the_caller_owns() {
         .unwrap();
     failed.spawn(async { Err("boom") }).unwrap();
     let group_token = failed.token();
-    assert!(failed.join().await.is_err());
+    assert!(within(failed.join()).await.is_err());
     assert!(group_token.is_cancelled());
     assert!(!parent.is_cancelled());
 
@@ -187,7 +187,7 @@ async fn the_group_never_cancels_a_token_the_caller_owns() {
         .unwrap();
     cancelled.spawn(pending()).unwrap();
     cancelled.cancel();
-    assert!(cancelled.join().await.unwrap_err().is_cancelled());
+    assert!(within(cancelled.join()).await.unwrap_err().is_cancelled());
     assert!(!parent.is_cancelled());
 
     let dropped = TaskGroup::<(), &str>::builder()
@@ -221,7 +221,7 @@ async fn cancelling_the_parent_token_cancels_the_group() {
         sleep(Duration::from_millis(10)).await;
         trigger.cancel();
     });
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     assert!(error.is_cancelled());
     assert_eq!(drops.dropped(), 5);
     drops.wait_for(5).await;
@@ -265,7 +265,7 @@ async fn spawn_after_failure_is_refused_without_polling() {
         Err(SpawnError::Failed)
     );
     assert_eq!(drops.dropped(), 2, "refused futures are dropped");
-    assert!(group.join().await.is_err());
+    assert!(within(group.join()).await.is_err());
     assert!(!polled.is_set());
 }
 
@@ -300,7 +300,7 @@ async fn spawn_after_the_group_finished_is_refused_without_polling() {
     let joined = TaskGroup::<(), &str>::new();
     let spawner = joined.spawner();
     joined.spawn(async { Ok(()) }).unwrap();
-    joined.join().await.unwrap();
+    within(joined.join()).await.unwrap();
     assert_eq!(
         spawner.spawn(probe(&polled, &drops)),
         Err(SpawnError::Finished)
@@ -367,7 +367,7 @@ async fn a_hydra_is_stopped_once_the_group_fails() {
         })
         .unwrap();
 
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     assert_eq!(error.failures().len(), 1);
     assert!(
         refused.load(Ordering::SeqCst) > 0,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{DropCounter, Flag, Rng};
+use support::{DropCounter, Flag, Rng, within};
 use tokio::time::sleep;
 use uno_taskgroup::{BuildError, TaskGroup};
 
@@ -114,7 +114,7 @@ async fn tasks_waiting_for_their_turn_never_start_once_the_group_is_cancelled() 
             })
             .unwrap();
     }
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     assert!(error.is_cancelled());
     assert_eq!(drops.dropped(), 5);
     assert!(!started.is_set());

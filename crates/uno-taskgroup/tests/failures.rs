@@ -5,7 +5,7 @@ mod support;
 use std::future::pending;
 use std::time::Duration;
 
-use support::{DropCounter, Flag};
+use support::{DropCounter, Flag, within};
 use tokio::time::sleep;
 use uno_taskgroup::{GroupError, TaskError, TaskGroup};
 
@@ -32,7 +32,7 @@ async fn first_error_cancels_every_sibling() {
         })
         .unwrap();
 
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     // Every sibling was dropped before `join` returned.
     assert_eq!(drops.dropped(), 10);
     assert!(!ran_after_failure.is_set());
@@ -79,7 +79,7 @@ async fn every_failure_during_the_grace_period_is_reported_with_its_task_id() {
         })
         .unwrap();
 
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     let reported: Vec<_> = error
         .failures()
         .iter()
@@ -123,7 +123,7 @@ async fn without_fail_fast_every_task_runs_and_every_failure_is_reported() {
             failing.push(id);
         }
     }
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     assert!(
         finished.is_set(),
         "the last task ran although others failed"
@@ -168,7 +168,7 @@ async fn a_panic_is_reported_and_cancels_the_siblings() {
         })
         .unwrap();
 
-    let error = group.join().await.unwrap_err();
+    let error = within(group.join()).await.unwrap_err();
     drops.wait_for(5).await;
     assert!(error.has_panic());
     match error.failures() {
@@ -220,7 +220,7 @@ async fn an_inner_failure_appears_in_the_outer_group_error() {
         .spawn(async move { inner.join().await.map(|_| ()) })
         .unwrap();
 
-    let error = outer.join().await.unwrap_err();
+    let error = within(outer.join()).await.unwrap_err();
     let [(outer_id, TaskError::Failed(inner_error))] = error.failures() else {
         panic!("expected the inner group's failure, got {error:?}");
     };
@@ -290,7 +290,7 @@ async fn an_outer_failure_cancels_the_inner_groups_tasks() {
         })
         .unwrap();
 
-    let error = outer.join().await.unwrap_err();
+    let error = within(outer.join()).await.unwrap_err();
     assert!(matches!(
         error.failures(),
         [(_, TaskError::Failed("outer boom"))]

@@ -97,3 +97,12 @@ impl Rng {
         self.0 % bound
     }
 }
+
+/// Awaits `future`, failing the test (rather than hanging it) when it takes longer than
+/// a generous bound: the way a broken cancellation shows up.
+pub async fn within<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::time::timeout(std::time::Duration::from_secs(30), future).await {
+        Ok(output) => output,
+        Err(_) => panic!("still waiting after 30 s: a task was not cancelled"),
+    }
+}
