@@ -154,11 +154,12 @@ impl<T, E> Shared<T, E> {
             Some(_) => self.spawn_task(id, task::run_limited(guard, body)),
         };
         let attached = self.lock().tasks.attach(slot, id, handle);
-        // The group may have been torn down between the reservation and now.
-        if let Some(handle) = attached
-            && self.aborted.load(Ordering::Acquire)
-        {
-            handle.abort();
+        match attached {
+            // The group may have been torn down between the reservation and now.
+            Ok(()) if self.aborted.load(Ordering::Acquire) => self.abort_remaining(),
+            Ok(()) => {}
+            // The task has ended already; its handle is dropped here, outside the lock.
+            Err(unused) => drop(unused),
         }
         Ok(id)
     }
@@ -456,18 +457,17 @@ impl Slots {
         }
     }
 
-    /// Stores the handle of task `id`; returns a clone of it when the task is still
-    /// live, so that the caller can abort it if needed.
-    fn attach(&mut self, slot: usize, id: TaskId, handle: AbortHandle) -> Option<AbortHandle> {
+    /// Stores the handle of task `id`, or gives it back when the task has ended already.
+    fn attach(&mut self, slot: usize, id: TaskId, handle: AbortHandle) -> Result<(), AbortHandle> {
         match &mut self.entries[slot] {
             Slot::Live {
                 id: live_id,
                 handle: stored,
             } if *live_id == id => {
-                *stored = Some(handle.clone());
-                Some(handle)
+                *stored = Some(handle);
+                Ok(())
             }
-            _ => None,
+            _ => Err(handle),
         }
     }
 
