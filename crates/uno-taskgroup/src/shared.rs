@@ -214,6 +214,7 @@ impl<T, E> Shared<T, E> {
         if cancel_token {
             #[cfg(feature = "tracing")]
             tracing::debug!(parent: &self.span, task = id.as_u64(), "task failed, cancelling the group");
+            self.close_limit();
             self.token.cancel();
         }
         for handle in abort {
@@ -242,8 +243,17 @@ impl<T, E> Shared<T, E> {
         true
     }
 
+    /// Tasks still waiting for a slot when the group starts cancelling never start:
+    /// closing the semaphore makes their `acquire` fail.
+    fn close_limit(&self) {
+        if let Some(limit) = &self.limit {
+            limit.close();
+        }
+    }
+
     /// Takes every live task's abort handle, to be aborted once the lock is released.
     fn abort_all(&self, state: &mut State<T, E>) -> Vec<AbortHandle> {
+        self.close_limit();
         self.aborted.store(true, Ordering::Release);
         state.tasks.take_handles()
     }
@@ -265,6 +275,7 @@ impl<T, E> Shared<T, E> {
         };
         #[cfg(feature = "tracing")]
         tracing::debug!(parent: &self.span, "task group cancelled");
+        self.close_limit();
         self.token.cancel();
         for handle in abort {
             handle.abort();
@@ -274,6 +285,7 @@ impl<T, E> Shared<T, E> {
     /// Called by the owner once it sees the group's token cancelled: returns when the
     /// grace period ends, or `None` when the tasks were aborted already.
     pub(crate) fn closing_deadline(&self) -> Option<Instant> {
+        self.close_limit();
         let abort = {
             let mut state = self.lock();
             if self.aborted.load(Ordering::Acquire) {

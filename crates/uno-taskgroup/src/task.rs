@@ -106,14 +106,11 @@ where
     let Some(limit) = &guard.shared.limit else {
         unreachable!("run_limited is only spawned for groups with a limit");
     };
-    // A task still waiting for its turn when the group is cancelled never starts.
-    let permit = tokio::select! {
-        biased;
-        () = guard.shared.token.cancelled() => return,
-        permit = limit.acquire() => match permit {
-            Ok(permit) => permit,
-            Err(_closed) => return,
-        },
+    // The group closes its semaphore when it starts cancelling, so a task still waiting
+    // for its turn then never starts. (Waiting on the token as well would make every
+    // waiting task contend for the token's lock.)
+    let Ok(permit) = limit.acquire().await else {
+        return;
     };
     let outcome = AssertUnwindSafe(body).catch_unwind().await;
     drop(permit);
