@@ -29,7 +29,8 @@ pub(crate) struct Shared<T, E> {
     /// Set once every task has been aborted; tasks that have not started yet see it and
     /// never run their body.
     pub(crate) aborted: AtomicBool,
-    pub(crate) limit: Option<Semaphore>,
+    /// Boxed so that its hot atomics do not share a cache line with `state`.
+    pub(crate) limit: Option<Box<Semaphore>>,
     max_concurrency: usize,
     pub(crate) fail_fast: bool,
     pub(crate) grace_period: Duration,
@@ -108,7 +109,9 @@ impl<T, E> Shared<T, E> {
             }),
             token: config.token,
             aborted: AtomicBool::new(false),
-            limit: config.max_concurrency.map(Semaphore::new),
+            limit: config
+                .max_concurrency
+                .map(|limit| Box::new(Semaphore::new(limit))),
             max_concurrency: config.max_concurrency.unwrap_or(0),
             fail_fast: config.fail_fast,
             grace_period: config.grace_period,
