@@ -313,3 +313,31 @@ async fn an_outer_failure_cancels_the_inner_groups_tasks_current_thread() {
 async fn an_outer_failure_cancels_the_inner_groups_tasks_multi_thread() {
     an_outer_failure_cancels_the_inner_groups_tasks().await;
 }
+
+#[test]
+fn errors_and_handles_cross_threads() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<GroupError<std::io::Error>>();
+    send_sync::<TaskError<std::io::Error>>();
+    send_sync::<uno_taskgroup::PanicPayload>();
+    send_sync::<uno_taskgroup::SpawnError>();
+    send_sync::<uno_taskgroup::BuildError>();
+    send_sync::<TaskGroup<u8, std::io::Error>>();
+    send_sync::<uno_taskgroup::Spawner<u8, std::io::Error>>();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_error_is_a_standard_error_with_the_first_failure_as_source() {
+    let group = TaskGroup::<(), std::io::Error>::new();
+    group
+        .spawn(async { Err(std::io::Error::other("disk on fire")) })
+        .unwrap();
+    let error: Box<dyn std::error::Error + Send + Sync> =
+        Box::new(within(group.join()).await.unwrap_err());
+    let source = error.source().expect("the task's failure");
+    assert_eq!(source.to_string(), "task failed: disk on fire");
+    assert_eq!(
+        source.source().expect("the task's own error").to_string(),
+        "disk on fire"
+    );
+}
