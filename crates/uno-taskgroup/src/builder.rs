@@ -4,7 +4,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::TaskGroup;
@@ -57,9 +56,9 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
         self
     }
 
-    /// At most `limit` task bodies run at once; the others wait for a free slot, first
-    /// come first served (tokio's semaphore is fair). No limit by default. `0` is
-    /// rejected by [`build`](Self::build).
+    /// At most `limit` task bodies run at once. Tasks beyond the limit wait in a queue,
+    /// not spawned yet, and start in spawn order as running tasks end. No limit by
+    /// default. `0` is rejected by [`build`](Self::build).
     pub fn max_concurrency(mut self, limit: usize) -> Self {
         self.max_concurrency = Some(limit);
         self
@@ -84,8 +83,7 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
     ///
     /// # Errors
     ///
-    /// Returns [`BuildError::ZeroConcurrency`] for `max_concurrency(0)` and
-    /// [`BuildError::ConcurrencyTooLarge`] above tokio's semaphore limit.
+    /// Returns [`BuildError::ZeroConcurrency`] for `max_concurrency(0)`.
     ///
     /// # Examples
     ///
@@ -99,15 +97,8 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
     /// assert_eq!(error, BuildError::ZeroConcurrency);
     /// ```
     pub fn build(self) -> Result<TaskGroup<T, E>, BuildError> {
-        match self.max_concurrency {
-            Some(0) => return Err(BuildError::ZeroConcurrency),
-            Some(requested) if requested > Semaphore::MAX_PERMITS => {
-                return Err(BuildError::ConcurrencyTooLarge {
-                    requested,
-                    maximum: Semaphore::MAX_PERMITS,
-                });
-            }
-            _ => {}
+        if self.max_concurrency == Some(0) {
+            return Err(BuildError::ZeroConcurrency);
         }
         let token = match &self.parent {
             Some(parent) => parent.child_token(),

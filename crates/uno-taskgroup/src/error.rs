@@ -37,16 +37,6 @@ pub enum BuildError {
     /// `max_concurrency(0)` would let no task ever run.
     #[error("max_concurrency must be at least 1; a limit of 0 would never run a task")]
     ZeroConcurrency,
-    /// The concurrency limit is above what tokio's semaphore can count.
-    #[error(
-        "max_concurrency {requested} is above the supported maximum {maximum}; leave it unset for no limit"
-    )]
-    ConcurrencyTooLarge {
-        /// The limit that was asked for.
-        requested: usize,
-        /// The largest supported limit.
-        maximum: usize,
-    },
 }
 
 /// How one task of a group failed.

@@ -160,7 +160,8 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     }
 
     /// Aborts one task. Its result is not reported and, unlike an error, it does not
-    /// fail the group.
+    /// fail the group. A task still queued by
+    /// [`max_concurrency`](Builder::max_concurrency) is dropped without running.
     ///
     /// Returns whether the task was still running. It looks through the live tasks, so
     /// it takes time in proportion to their number.
@@ -168,7 +169,8 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
         self.shared.abort_task(id)
     }
 
-    /// How many tasks are live: spawned and not finished yet.
+    /// How many tasks are live: spawned and not finished yet (running, or queued by
+    /// [`max_concurrency`](Builder::max_concurrency)).
     ///
     /// Finished tasks are not counted, whether or not their results were collected.
     pub fn len(&self) -> usize {

@@ -5,17 +5,23 @@
 //! does), each task reports its own outcome here when it ends and removes its abort
 //! handle from the group. A group therefore holds one abort handle per *live* task,
 //! plus the results that the owner has not collected yet.
+//!
+//! With `max_concurrency`, tasks beyond the limit are not spawned at all: their futures
+//! wait in a queue, and each task that ends starts the next one. Nothing is spawned
+//! that has to wait, and a cancelled group simply drops its queue.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::mem;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Waker;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -29,9 +35,10 @@ pub(crate) struct Shared<T, E> {
     /// Set once every task has been aborted; tasks that have not started yet see it and
     /// never run their body.
     pub(crate) aborted: AtomicBool,
-    /// Boxed so that its hot atomics do not share a cache line with `state`.
-    pub(crate) limit: Option<Box<Semaphore>>,
-    max_concurrency: usize,
+    max_concurrency: Option<usize>,
+    /// Where queued tasks start: the runtime of the first task that was queued, as they
+    /// are started from whichever thread frees a slot.
+    runtime: OnceLock<Handle>,
     pub(crate) fail_fast: bool,
     pub(crate) grace_period: Duration,
     #[cfg(feature = "tracing")]
@@ -61,6 +68,10 @@ struct State<T, E> {
     closing_since: Option<Instant>,
     next_id: u64,
     tasks: Slots,
+    /// Tasks that were spawned, counted against `max_concurrency`.
+    running: usize,
+    /// Tasks waiting for a free slot, in spawn order, not spawned yet.
+    queue: VecDeque<Queued>,
     successes: VecDeque<T>,
     /// The ids of `successes`, to sort `join`'s results into spawn order. Empty when `T`
     /// is zero-sized: the order of zero-sized values cannot be observed, and skipping
@@ -72,6 +83,48 @@ struct State<T, E> {
     joiner: Option<Waker>,
     /// `join_next` wants a wake-up for every finished task, `join` only for the last.
     wake_on_each_completion: bool,
+}
+
+/// A task waiting for a free slot: its future, with the guard that reports its end.
+struct Queued {
+    slot: usize,
+    id: TaskId,
+    task: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+}
+
+/// Work to do once the state lock is released: aborting tasks and dropping queued
+/// futures both end tasks, whose guards take the lock again.
+#[must_use]
+#[derive(Default)]
+struct Teardown {
+    abort: Vec<AbortHandle>,
+    queued: VecDeque<Queued>,
+}
+
+impl Teardown {
+    fn run(self) {
+        for handle in self.abort {
+            handle.abort();
+        }
+        drop(self.queued);
+    }
+}
+
+thread_local! {
+    /// Set while this thread starts queued tasks. A runtime that is shutting down drops
+    /// a task's future inside `spawn`; the guard's report then must not start the next
+    /// queued task recursively (the loop in `start_queued` does it), or a long queue
+    /// would overflow the stack.
+    static STARTING_QUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears `STARTING_QUEUED` when `start_queued` returns, also by unwinding.
+struct ResetOnDrop;
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        STARTING_QUEUED.set(false);
+    }
 }
 
 struct Failure<E> {
@@ -99,6 +152,8 @@ impl<T, E> Shared<T, E> {
                 closing_since: None,
                 next_id: 0,
                 tasks: Slots::default(),
+                running: 0,
+                queue: VecDeque::new(),
                 successes: VecDeque::new(),
                 success_ids: VecDeque::new(),
                 successes_reported: 0,
@@ -109,10 +164,8 @@ impl<T, E> Shared<T, E> {
             }),
             token: config.token,
             aborted: AtomicBool::new(false),
-            limit: config
-                .max_concurrency
-                .map(|limit| Box::new(Semaphore::new(limit))),
-            max_concurrency: config.max_concurrency.unwrap_or(0),
+            max_concurrency: config.max_concurrency,
+            runtime: OnceLock::new(),
             fail_fast: config.fail_fast,
             grace_period: config.grace_period,
             #[cfg(feature = "tracing")]
@@ -132,30 +185,49 @@ impl<T, E> Shared<T, E> {
         E: Send + 'static,
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
+        if self.max_concurrency.is_some() {
+            // Queued tasks are started later, from whichever thread frees a slot.
+            self.runtime.get_or_init(Handle::current);
+        }
         // Reserve a slot first and attach the abort handle after `tokio::spawn`: the
         // lock is not held while tokio runs (a runtime that is shutting down drops the
         // future, and so its guard, right inside `spawn`), and a task that ends before
         // its handle is attached simply frees its slot.
-        let (slot, id) = {
-            let mut state = self.lock();
-            if state.finished {
-                return Err(SpawnError::Finished);
-            }
-            if state.failed {
-                return Err(SpawnError::Failed);
-            }
-            if state.cancel_requested || self.token.is_cancelled() {
-                return Err(SpawnError::Cancelled);
-            }
-            let id = TaskId::new(state.next_id);
-            state.next_id += 1;
-            (state.tasks.reserve(id), id)
-        };
-        let guard = TaskGuard::new(Arc::clone(self), slot, id);
-        let handle = match self.limit {
-            None => self.spawn_task(id, task::run(guard, body)),
-            Some(_) => self.spawn_task(id, task::run_limited(guard, body)),
-        };
+        let mut state = self.lock();
+        if state.finished {
+            return Err(SpawnError::Finished);
+        }
+        if state.failed {
+            return Err(SpawnError::Failed);
+        }
+        if state.cancel_requested || self.token.is_cancelled() {
+            return Err(SpawnError::Cancelled);
+        }
+        let id = TaskId::new(state.next_id);
+        state.next_id += 1;
+        let start_now = self
+            .max_concurrency
+            .is_none_or(|limit| state.running < limit);
+        let slot = state.tasks.reserve(id, start_now);
+        let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
+        if !start_now {
+            let task = Box::pin(task);
+            state.queue.push_back(Queued { slot, id, task });
+            return Ok(id);
+        }
+        state.running += 1;
+        drop(state);
+        self.start(slot, id, task, None);
+        Ok(id)
+    }
+
+    /// Spawns a task whose slot is reserved and counted as running, on `runtime` or
+    /// (with `None`) on the current one.
+    fn start<F>(&self, slot: usize, id: TaskId, task: F, runtime: Option<&Handle>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = self.spawn_task(id, task, runtime);
         let attached = self.lock().tasks.attach(slot, id, handle);
         match attached {
             // The group may have been torn down between the reservation and now.
@@ -164,10 +236,42 @@ impl<T, E> Shared<T, E> {
             // The task has ended already; its handle is dropped here, outside the lock.
             Err(unused) => drop(unused),
         }
-        Ok(id)
     }
 
-    fn spawn_task<F>(&self, id: TaskId, task: F) -> AbortHandle
+    /// Starts queued tasks while slots are free and the group is not cancelling.
+    fn start_queued(&self) {
+        let Some(runtime) = self.runtime.get() else {
+            return;
+        };
+        if STARTING_QUEUED.replace(true) {
+            return;
+        }
+        let _reset = ResetOnDrop;
+        loop {
+            let next = {
+                let mut state = self.lock();
+                match self.next_queued(&mut state) {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            self.start(next.slot, next.id, next.task, Some(runtime));
+        }
+    }
+
+    /// Takes the next queued task and counts it as running, if a slot is free.
+    fn next_queued(&self, state: &mut State<T, E>) -> Option<Queued> {
+        let limit = self.max_concurrency?;
+        if state.running >= limit || state.closing_since.is_some() {
+            return None;
+        }
+        let next = state.queue.pop_front()?;
+        state.running += 1;
+        state.tasks.mark_running(next.slot);
+        Some(next)
+    }
+
+    fn spawn_task<F>(&self, id: TaskId, task: F, runtime: Option<&Handle>) -> AbortHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -178,16 +282,23 @@ impl<T, E> Shared<T, E> {
         );
         #[cfg(not(feature = "tracing"))]
         let _ = id;
-        tokio::spawn(task).abort_handle()
+        match runtime {
+            None => tokio::spawn(task).abort_handle(),
+            Some(runtime) => runtime.spawn(task).abort_handle(),
+        }
     }
 
     /// Records how a task ended; `None` means it ended without an outcome (aborted).
     pub(crate) fn complete(&self, slot: usize, id: TaskId, outcome: Option<Outcome<T, E>>) {
-        let mut abort = Vec::new();
+        let mut teardown = Teardown::default();
         let mut cancel_token = false;
+        let mut slot_freed = false;
         let waker = {
             let mut state = self.lock();
-            state.tasks.release(slot, id);
+            if state.tasks.release(slot, id) == Some(true) {
+                state.running -= 1;
+                slot_freed = !state.queue.is_empty();
+            }
             match outcome {
                 None => {}
                 Some(Ok(Ok(value))) => {
@@ -205,8 +316,11 @@ impl<T, E> Shared<T, E> {
                     cancel_token = self.record_failure(&mut state, id, error);
                 }
             }
-            if cancel_token && self.grace_period.is_zero() {
-                abort = self.abort_all(&mut state);
+            if cancel_token {
+                teardown = match self.grace_period.is_zero() {
+                    true => self.abort_all(&mut state),
+                    false => Self::drop_queue(&mut state),
+                };
             }
             if state.tasks.live == 0 || state.wake_on_each_completion {
                 state.joiner.take()
@@ -217,11 +331,11 @@ impl<T, E> Shared<T, E> {
         if cancel_token {
             #[cfg(feature = "tracing")]
             tracing::debug!(parent: &self.span, task = id.as_u64(), "task failed, cancelling the group");
-            self.close_limit();
             self.token.cancel();
         }
-        for handle in abort {
-            handle.abort();
+        teardown.run();
+        if slot_freed {
+            self.start_queued();
         }
         if let Some(waker) = waker {
             waker.wake();
@@ -247,22 +361,26 @@ impl<T, E> Shared<T, E> {
     }
 
     /// Tasks still waiting for a slot when the group starts cancelling never start:
-    /// closing the semaphore makes their `acquire` fail.
-    fn close_limit(&self) {
-        if let Some(limit) = &self.limit {
-            limit.close();
+    /// their futures are dropped without being polled.
+    fn drop_queue(state: &mut State<T, E>) -> Teardown {
+        Teardown {
+            abort: Vec::new(),
+            queued: mem::take(&mut state.queue),
         }
     }
 
-    /// Takes every live task's abort handle, to be aborted once the lock is released.
-    fn abort_all(&self, state: &mut State<T, E>) -> Vec<AbortHandle> {
-        self.close_limit();
+    /// Takes every live task's abort handle and every queued task, to be aborted and
+    /// dropped once the lock is released.
+    fn abort_all(&self, state: &mut State<T, E>) -> Teardown {
         self.aborted.store(true, Ordering::Release);
-        state.tasks.take_handles()
+        Teardown {
+            abort: state.tasks.take_handles(),
+            queued: mem::take(&mut state.queue),
+        }
     }
 
     pub(crate) fn cancel(&self) {
-        let abort = {
+        let teardown = {
             let mut state = self.lock();
             if state.finished {
                 return;
@@ -273,46 +391,38 @@ impl<T, E> Shared<T, E> {
             }
             match self.grace_period.is_zero() {
                 true => self.abort_all(&mut state),
-                false => Vec::new(),
+                false => Self::drop_queue(&mut state),
             }
         };
         #[cfg(feature = "tracing")]
         tracing::debug!(parent: &self.span, "task group cancelled");
-        self.close_limit();
         self.token.cancel();
-        for handle in abort {
-            handle.abort();
-        }
+        teardown.run();
     }
 
     /// Called by the owner once it sees the group's token cancelled: returns when the
     /// grace period ends, or `None` when the tasks were aborted already.
     pub(crate) fn closing_deadline(&self) -> Option<Instant> {
-        self.close_limit();
-        let abort = {
+        let (teardown, deadline) = {
             let mut state = self.lock();
             if self.aborted.load(Ordering::Acquire) {
                 return None;
             }
             let since = *state.closing_since.get_or_insert_with(Instant::now);
             let deadline = since + self.grace_period;
-            if !self.grace_period.is_zero() && Instant::now() < deadline {
-                return Some(deadline);
+            match !self.grace_period.is_zero() && Instant::now() < deadline {
+                true => (Self::drop_queue(&mut state), Some(deadline)),
+                false => (self.abort_all(&mut state), None),
             }
-            self.abort_all(&mut state)
         };
-        for handle in abort {
-            handle.abort();
-        }
-        None
+        teardown.run();
+        deadline
     }
 
     /// Aborts every task that is still live: the grace period is over.
     pub(crate) fn abort_remaining(&self) {
-        let abort = self.abort_all(&mut self.lock());
-        for handle in abort {
-            handle.abort();
-        }
+        let teardown = self.abort_all(&mut self.lock());
+        teardown.run();
     }
 
     /// `join`'s poll: ready, and the group finished, once no task is live.
@@ -382,32 +492,43 @@ impl<T, E> Shared<T, E> {
     }
 
     pub(crate) fn abort_task(&self, id: TaskId) -> bool {
-        let handle = self.lock().tasks.handle_of(id);
-        match handle {
-            Some(handle) => {
+        let (handle, queued) = {
+            let mut state = self.lock();
+            let queued = state
+                .queue
+                .iter()
+                .position(|queued| queued.id == id)
+                .and_then(|index| state.queue.remove(index));
+            (state.tasks.handle_of(id), queued)
+        };
+        match (handle, queued) {
+            (Some(handle), _) => {
                 handle.abort();
                 true
             }
-            None => false,
+            // Dropped outside the lock: its guard reports the end of the task.
+            (None, Some(queued)) => {
+                drop(queued);
+                true
+            }
+            (None, None) => false,
         }
     }
 
     /// The owner is gone: refuse new tasks and abort every live one, right away.
     pub(crate) fn shut_down(&self) {
-        let abort = {
+        let (teardown, live) = {
             let mut state = self.lock();
             if state.finished {
                 return;
             }
             state.finished = true;
-            self.abort_all(&mut state)
+            (self.abort_all(&mut state), state.tasks.live)
         };
-        if !abort.is_empty() {
+        if live != 0 {
             self.token.cancel();
         }
-        for handle in abort {
-            handle.abort();
-        }
+        teardown.run();
     }
 }
 
@@ -423,10 +544,7 @@ impl<T, E> fmt::Debug for Shared<T, E> {
                 &(state.cancel_requested || self.token.is_cancelled()),
             )
             .field("fail_fast", &self.fail_fast)
-            .field(
-                "max_concurrency",
-                &self.limit.as_ref().map(|_| self.max_concurrency),
-            )
+            .field("max_concurrency", &self.max_concurrency)
             .field("grace_period", &self.grace_period)
             .finish_non_exhaustive()
     }
@@ -453,13 +571,19 @@ enum Slot {
     Live {
         id: TaskId,
         handle: Option<AbortHandle>,
+        /// Spawned (counted against the concurrency limit), not waiting in the queue.
+        running: bool,
     },
 }
 
 impl Slots {
-    fn reserve(&mut self, id: TaskId) -> usize {
+    fn reserve(&mut self, id: TaskId, running: bool) -> usize {
         self.live += 1;
-        let entry = Slot::Live { id, handle: None };
+        let entry = Slot::Live {
+            id,
+            handle: None,
+            running,
+        };
         match self.free.pop() {
             Some(slot) => {
                 self.entries[slot] = entry;
@@ -478,6 +602,7 @@ impl Slots {
             Slot::Live {
                 id: live_id,
                 handle: stored,
+                ..
             } if *live_id == id => {
                 *stored = Some(handle);
                 Ok(())
@@ -486,12 +611,27 @@ impl Slots {
         }
     }
 
-    fn release(&mut self, slot: usize, id: TaskId) {
-        if matches!(&self.entries[slot], Slot::Live { id: live_id, .. } if *live_id == id) {
-            self.entries[slot] = Slot::Vacant;
-            self.free.push(slot);
-            self.live -= 1;
+    fn mark_running(&mut self, slot: usize) {
+        if let Slot::Live { running, .. } = &mut self.entries[slot] {
+            *running = true;
         }
+    }
+
+    /// Frees the slot of task `id`; returns whether the task was running, or `None` if
+    /// it was released already.
+    fn release(&mut self, slot: usize, id: TaskId) -> Option<bool> {
+        let running = match &self.entries[slot] {
+            Slot::Live {
+                id: live_id,
+                running,
+                ..
+            } if *live_id == id => *running,
+            _ => return None,
+        };
+        self.entries[slot] = Slot::Vacant;
+        self.free.push(slot);
+        self.live -= 1;
+        Some(running)
     }
 
     fn take_handles(&mut self) -> Vec<AbortHandle> {
@@ -509,6 +649,7 @@ impl Slots {
             Slot::Live {
                 id: live_id,
                 handle,
+                ..
             } if *live_id == id => handle.clone(),
             _ => None,
         })

@@ -75,10 +75,7 @@ impl<T, E> Drop for TaskGuard<T, E> {
     }
 }
 
-/// The future that a group without a concurrency limit hands to `tokio::spawn`.
-///
-/// It is kept apart from [`run_limited`] so that uncapped tasks do not carry the
-/// permit-waiting state in their (then larger) task allocation.
+/// The future that a group hands to `tokio::spawn` for each task.
 pub(crate) async fn run<T, E, F>(guard: TaskGuard<T, E>, body: F)
 where
     T: Send + 'static,
@@ -90,29 +87,5 @@ where
         return;
     }
     let outcome = AssertUnwindSafe(body).catch_unwind().await;
-    guard.finish(outcome);
-}
-
-/// The future that a group with `max_concurrency` hands to `tokio::spawn`.
-pub(crate) async fn run_limited<T, E, F>(guard: TaskGuard<T, E>, body: F)
-where
-    T: Send + 'static,
-    E: Send + 'static,
-    F: Future<Output = Result<T, E>> + Send + 'static,
-{
-    if guard.shared.aborted.load(Ordering::Acquire) {
-        return;
-    }
-    let Some(limit) = &guard.shared.limit else {
-        unreachable!("run_limited is only spawned for groups with a limit");
-    };
-    // The group closes its semaphore when it starts cancelling, so a task still waiting
-    // for its turn then never starts. (Waiting on the token as well would make every
-    // waiting task contend for the token's lock.)
-    let Ok(permit) = limit.acquire().await else {
-        return;
-    };
-    let outcome = AssertUnwindSafe(body).catch_unwind().await;
-    drop(permit);
     guard.finish(outcome);
 }
