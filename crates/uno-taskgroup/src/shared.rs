@@ -205,9 +205,11 @@ impl<T, E> Shared<T, E> {
         }
         let id = TaskId::new(state.next_id);
         state.next_id += 1;
-        let start_now = self
-            .max_concurrency
-            .is_none_or(|limit| state.running < limit);
+        // Queued tasks go first, so that tasks start in spawn order.
+        let start_now = match self.max_concurrency {
+            None => true,
+            Some(limit) => state.running < limit && state.queue.is_empty(),
+        };
         let slot = state.tasks.reserve(id, start_now);
         let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
         if !start_now {
@@ -262,7 +264,8 @@ impl<T, E> Shared<T, E> {
     /// Takes the next queued task and counts it as running, if a slot is free.
     fn next_queued(&self, state: &mut State<T, E>) -> Option<Queued> {
         let limit = self.max_concurrency?;
-        if state.running >= limit || state.closing_since.is_some() {
+        // A cancelled token stops queued tasks even before the owner notices it.
+        if state.running >= limit || state.closing_since.is_some() || self.token.is_cancelled() {
             return None;
         }
         let next = state.queue.pop_front()?;

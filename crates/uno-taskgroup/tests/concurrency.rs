@@ -261,3 +261,27 @@ fn a_runtime_shutting_down_under_a_long_queue_drops_every_task() {
     assert_eq!(drops.dropped(), TASKS);
     assert!(group.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_tasks_start_in_spawn_order_multi_thread() {
+    let group = TaskGroup::<u32, Infallible>::builder()
+        .max_concurrency(1)
+        .build()
+        .unwrap();
+    let starts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    for n in 0..500 {
+        let starts = Arc::clone(&starts);
+        group
+            .spawn(async move {
+                starts.lock().unwrap().push(n);
+                tokio::task::yield_now().await;
+                Ok(n)
+            })
+            .unwrap();
+    }
+    assert_eq!(
+        within(group.join()).await.unwrap(),
+        (0..500).collect::<Vec<_>>()
+    );
+    assert_eq!(*starts.lock().unwrap(), (0..500).collect::<Vec<_>>());
+}
