@@ -1,0 +1,251 @@
+//! The errors of a task group: refused spawns, bad builder input, and failed groups.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Mutex;
+
+use crate::TaskId;
+
+/// Why [`TaskGroup::spawn`](crate::TaskGroup::spawn) or
+/// [`Spawner::spawn`](crate::Spawner::spawn) refused a task.
+///
+/// A refused future is dropped without ever being polled: none of its code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// A task of the group failed and the group is cancelling its other tasks.
+    #[error(
+        "the task group has failed and is cancelling its tasks; the new task was dropped without running"
+    )]
+    Failed,
+    /// The group was cancelled, through `cancel()` or its cancellation token.
+    #[error(
+        "the task group was cancelled; the new task was dropped without running, spawn it into a new group"
+    )]
+    Cancelled,
+    /// The group was joined or dropped.
+    #[error(
+        "the task group has finished (joined or dropped); the new task was dropped without running, spawn it into a new group"
+    )]
+    Finished,
+}
+
+/// Why [`Builder::build`](crate::Builder::build) rejected its options.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_concurrency(0)` would let no task ever run.
+    #[error("max_concurrency must be at least 1; a limit of 0 would never run a task")]
+    ZeroConcurrency,
+}
+
+/// How one task of a group failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TaskError<E> {
+    /// The task returned `Err`.
+    Failed(E),
+    /// The task panicked. The panic was caught; [`PanicPayload::resume`] re-raises it.
+    Panicked(PanicPayload),
+}
+
+impl<E> TaskError<E> {
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+
+    /// The task's own error, when it returned `Err`.
+    pub fn failed(&self) -> Option<&E> {
+        match self {
+            TaskError::Failed(error) => Some(error),
+            TaskError::Panicked(_) => None,
+        }
+    }
+
+    /// The task's own error, or `None` when the task panicked.
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            TaskError::Failed(error) => Some(error),
+            TaskError::Panicked(_) => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for TaskError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Failed(error) => write!(f, "task failed: {error}"),
+            TaskError::Panicked(panic) => write!(f, "{panic}"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for TaskError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TaskError::Failed(error) => Some(error),
+            TaskError::Panicked(_) => None,
+        }
+    }
+}
+
+/// The payload of a caught task panic.
+///
+/// It keeps the original payload so that [`resume`](Self::resume) re-raises exactly
+/// what the task panicked with, and it is `Sync` so that errors holding it can cross
+/// threads and be boxed as `dyn Error + Send + Sync`.
+pub struct PanicPayload {
+    message: Option<String>,
+    // The payload is only ever moved out, never shared; the mutex exists to make the
+    // type `Sync` without unsafe code.
+    payload: Mutex<Box<dyn Any + Send + 'static>>,
+}
+
+impl PanicPayload {
+    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Self {
+        let message = match payload.downcast_ref::<&'static str>() {
+            Some(message) => Some((*message).to_owned()),
+            None => payload.downcast_ref::<String>().cloned(),
+        };
+        PanicPayload {
+            message,
+            payload: Mutex::new(payload),
+        }
+    }
+
+    /// The panic message, when the task panicked with a string (as `panic!` does).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The original payload, as `std::panic::catch_unwind` would return it.
+    pub fn into_inner(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Re-raises the task's panic on the current thread, with its original payload.
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.into_inner())
+    }
+}
+
+impl fmt::Debug for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicPayload")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for PanicPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(message) => write!(f, "task panicked: {message}"),
+            None => f.write_str("task panicked with a non-string payload"),
+        }
+    }
+}
+
+/// Why a group's [`join`](crate::TaskGroup::join) did not succeed.
+///
+/// It holds every task failure that happened, in completion order, each with the
+/// [`TaskId`] that [`spawn`](crate::TaskGroup::spawn) returned, and says whether the
+/// group was cancelled. A cancelled group is never reported as a success, even when
+/// none of its tasks failed.
+#[derive(Debug)]
+pub struct GroupError<E> {
+    failures: Vec<(TaskId, TaskError<E>)>,
+    cancelled: bool,
+}
+
+impl<E> GroupError<E> {
+    pub(crate) fn new(failures: Vec<(TaskId, TaskError<E>)>, cancelled: bool) -> Self {
+        GroupError {
+            failures,
+            cancelled,
+        }
+    }
+
+    /// Every task failure, in the order the tasks finished.
+    ///
+    /// Empty when the group was cancelled without a task failing.
+    pub fn failures(&self) -> &[(TaskId, TaskError<E>)] {
+        &self.failures
+    }
+
+    /// Takes the failures out, in the order the tasks finished.
+    pub fn into_failures(self) -> Vec<(TaskId, TaskError<E>)> {
+        self.failures
+    }
+
+    /// Whether the group was cancelled, through [`cancel`](crate::TaskGroup::cancel),
+    /// its token or the builder's parent token, rather than by a failing task.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// Whether any task panicked.
+    pub fn has_panic(&self) -> bool {
+        self.failures.iter().any(|(_, error)| error.is_panic())
+    }
+
+    /// Re-raises the first task panic on the current thread; returns `self` unchanged
+    /// when no task panicked.
+    ///
+    /// For callers who want a panic in a task to propagate like a panic in their own
+    /// code: `group.join().await.map_err(GroupError::resume_panic)?`.
+    ///
+    /// # Panics
+    ///
+    /// Panics with the task's original payload when a task panicked; that is its job.
+    pub fn resume_panic(mut self) -> Self {
+        let first_panic = self.failures.iter().position(|(_, error)| error.is_panic());
+        let Some(index) = first_panic else {
+            return self;
+        };
+        match self.failures.swap_remove(index) {
+            (_, TaskError::Panicked(panic)) => panic.resume(),
+            (_, TaskError::Failed(_)) => unreachable!("the position search found a panic"),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((id, error)) = self.failures.first() else {
+            return match self.cancelled {
+                true => f.write_str("the task group was cancelled before all its tasks finished"),
+                false => f.write_str(
+                    "the task group failed; its failures were already taken with join_next",
+                ),
+            };
+        };
+        match self.cancelled {
+            true => f.write_str("the task group was cancelled; ")?,
+            false => f.write_str("the task group failed: ")?,
+        }
+        match error {
+            TaskError::Failed(error) => write!(f, "task {id} failed: {error}")?,
+            TaskError::Panicked(panic) => match panic.message() {
+                Some(message) => write!(f, "task {id} panicked: {message}")?,
+                None => write!(f, "task {id} panicked")?,
+            },
+        }
+        match self.failures.len() - 1 {
+            0 => Ok(()),
+            1 => f.write_str(" (and 1 more failure, see GroupError::failures)"),
+            more => write!(f, " (and {more} more failures, see GroupError::failures)"),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures
+            .first()
+            .map(|(_, error)| error as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,700 @@
+//! The state a group shares with its spawners and with its running tasks.
+//!
+//! Tasks are plain `tokio::spawn` tasks. Instead of keeping their join handles (which
+//! would keep every finished task's memory until someone reaps it, as a `JoinSet`
+//! does), each task reports its own outcome here when it ends and removes its abort
+//! handle from the group. A group therefore holds one abort handle per *live* task,
+//! plus the results that the owner has not collected yet.
+//!
+//! With `max_concurrency`, tasks beyond the limit are not spawned at all: their futures
+//! wait in a queue, and each task that ends starts the next one. Nothing is spawned
+//! that has to wait, and a cancelled group simply drops its queue.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::Waker;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
+use crate::task::{self, Outcome, TaskGuard, TaskId};
+
+pub(crate) struct Shared<T, E> {
+    state: Mutex<State<T, E>>,
+    pub(crate) token: CancellationToken,
+    /// Set once every task has been aborted; tasks that have not started yet see it and
+    /// never run their body.
+    pub(crate) aborted: AtomicBool,
+    max_concurrency: Option<usize>,
+    /// Where queued tasks start: the runtime of the first task that was queued, as they
+    /// are started from whichever thread frees a slot.
+    runtime: OnceLock<Handle>,
+    pub(crate) fail_fast: bool,
+    pub(crate) grace_period: Duration,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+pub(crate) struct Config {
+    pub(crate) token: CancellationToken,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) fail_fast: bool,
+    pub(crate) grace_period: Duration,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+struct State<T, E> {
+    finished: bool,
+    /// A task failed while the group was fail-fast.
+    failed: bool,
+    /// A task failed, in any mode; `join` then never reports success, even when the
+    /// failures were taken with `join_next`.
+    any_failure: bool,
+    /// `cancel()` was called.
+    cancel_requested: bool,
+    /// When the group started cancelling (failure, `cancel()` or its token), for the
+    /// grace period.
+    closing_since: Option<Instant>,
+    next_id: u64,
+    tasks: Slots,
+    /// Tasks that were spawned, counted against `max_concurrency`.
+    running: usize,
+    /// Tasks waiting for a free slot, in spawn order, not spawned yet.
+    queue: VecDeque<Queued>,
+    successes: VecDeque<T>,
+    /// The ids of `successes`, to sort `join`'s results into spawn order. Empty when `T`
+    /// is zero-sized: the order of zero-sized values cannot be observed, and skipping
+    /// the ids keeps a long-running group of `()` tasks flat in memory.
+    success_ids: VecDeque<TaskId>,
+    successes_reported: u64,
+    successes_taken: u64,
+    failures: VecDeque<Failure<E>>,
+    joiner: Option<Waker>,
+    /// `join_next` wants a wake-up for every finished task, `join` only for the last.
+    wake_on_each_completion: bool,
+}
+
+/// A task waiting for a free slot: its future, with the guard that reports its end.
+struct Queued {
+    slot: usize,
+    id: TaskId,
+    task: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+}
+
+/// Work to do once the state lock is released: aborting tasks and dropping queued
+/// futures both end tasks, whose guards take the lock again.
+#[must_use]
+#[derive(Default)]
+struct Teardown {
+    abort: Vec<AbortHandle>,
+    queued: VecDeque<Queued>,
+}
+
+impl Teardown {
+    fn run(self) {
+        for handle in self.abort {
+            handle.abort();
+        }
+        drop(self.queued);
+    }
+}
+
+thread_local! {
+    /// Set while this thread starts queued tasks. A runtime that is shutting down drops
+    /// a task's future inside `spawn`; the guard's report then must not start the next
+    /// queued task recursively (the loop in `start_queued` does it), or a long queue
+    /// would overflow the stack.
+    static STARTING_QUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears `STARTING_QUEUED` when `start_queued` returns, also by unwinding.
+struct ResetOnDrop;
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        STARTING_QUEUED.set(false);
+    }
+}
+
+struct Failure<E> {
+    id: TaskId,
+    error: TaskError<E>,
+    /// How many successes were reported before this failure, so that `join_next` can
+    /// hand out outcomes in completion order.
+    successes_before: u64,
+}
+
+/// What one poll of the group found, for `join` and `join_next`.
+pub(crate) enum Progress<R> {
+    Ready(R),
+    Pending,
+}
+
+impl<T, E> Shared<T, E> {
+    pub(crate) fn new(config: Config) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                finished: false,
+                failed: false,
+                any_failure: false,
+                cancel_requested: false,
+                closing_since: None,
+                next_id: 0,
+                tasks: Slots::default(),
+                running: 0,
+                queue: VecDeque::new(),
+                successes: VecDeque::new(),
+                success_ids: VecDeque::new(),
+                successes_reported: 0,
+                successes_taken: 0,
+                failures: VecDeque::new(),
+                joiner: None,
+                wake_on_each_completion: false,
+            }),
+            token: config.token,
+            aborted: AtomicBool::new(false),
+            max_concurrency: config.max_concurrency,
+            runtime: OnceLock::new(),
+            fail_fast: config.fail_fast,
+            grace_period: config.grace_period,
+            #[cfg(feature = "tracing")]
+            span: config.span,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T, E>> {
+        // No user code runs while the lock is held, so a poisoned lock still holds
+        // consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn spawn<F>(self: &Arc<Self>, body: F) -> Result<TaskId, SpawnError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        if self.max_concurrency.is_some() {
+            // Queued tasks are started later, from whichever thread frees a slot.
+            self.runtime.get_or_init(Handle::current);
+        }
+        // Reserve a slot first and attach the abort handle after `tokio::spawn`: the
+        // lock is not held while tokio runs (a runtime that is shutting down drops the
+        // future, and so its guard, right inside `spawn`), and a task that ends before
+        // its handle is attached simply frees its slot.
+        let mut state = self.lock();
+        if state.finished {
+            return Err(SpawnError::Finished);
+        }
+        if state.failed {
+            return Err(SpawnError::Failed);
+        }
+        if state.cancel_requested || self.token.is_cancelled() {
+            return Err(SpawnError::Cancelled);
+        }
+        let id = TaskId::new(state.next_id);
+        state.next_id += 1;
+        // Queued tasks go first, so that tasks start in spawn order.
+        let start_now = match self.max_concurrency {
+            None => true,
+            Some(limit) => state.running < limit && state.queue.is_empty(),
+        };
+        let slot = state.tasks.reserve(id, start_now);
+        let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
+        if !start_now {
+            let task = Box::pin(task);
+            state.queue.push_back(Queued { slot, id, task });
+            return Ok(id);
+        }
+        state.running += 1;
+        drop(state);
+        self.start(slot, id, task, None);
+        Ok(id)
+    }
+
+    /// Spawns a task whose slot is reserved and counted as running, on `runtime` or
+    /// (with `None`) on the current one.
+    fn start<F>(&self, slot: usize, id: TaskId, task: F, runtime: Option<&Handle>)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = self.spawn_task(id, task, runtime);
+        let attached = self.lock().tasks.attach(slot, id, handle);
+        match attached {
+            // The group may have been torn down between the reservation and now.
+            Ok(()) if self.aborted.load(Ordering::Acquire) => self.abort_remaining(),
+            Ok(()) => {}
+            // The task has ended already; its handle is dropped here, outside the lock.
+            Err(unused) => drop(unused),
+        }
+    }
+
+    /// Starts queued tasks while slots are free and the group is not cancelling.
+    fn start_queued(&self) {
+        let Some(runtime) = self.runtime.get() else {
+            return;
+        };
+        if STARTING_QUEUED.replace(true) {
+            return;
+        }
+        let _reset = ResetOnDrop;
+        loop {
+            let next = {
+                let mut state = self.lock();
+                match self.next_queued(&mut state) {
+                    Some(next) => next,
+                    None => break,
+                }
+            };
+            self.start(next.slot, next.id, next.task, Some(runtime));
+        }
+    }
+
+    /// Takes the next queued task and counts it as running, if a slot is free.
+    fn next_queued(&self, state: &mut State<T, E>) -> Option<Queued> {
+        let limit = self.max_concurrency?;
+        // A cancelled token stops queued tasks even before the owner notices it.
+        if state.running >= limit || state.closing_since.is_some() || self.token.is_cancelled() {
+            return None;
+        }
+        let next = state.queue.pop_front()?;
+        state.running += 1;
+        state.tasks.mark_running(next.slot);
+        Some(next)
+    }
+
+    fn spawn_task<F>(&self, id: TaskId, task: F, runtime: Option<&Handle>) -> AbortHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        #[cfg(feature = "tracing")]
+        let task = tracing::Instrument::instrument(
+            task,
+            tracing::debug_span!(parent: &self.span, "task", id = id.as_u64()),
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = id;
+        match runtime {
+            None => tokio::spawn(task).abort_handle(),
+            Some(runtime) => runtime.spawn(task).abort_handle(),
+        }
+    }
+
+    /// Records how a task ended; `None` means it ended without an outcome (aborted).
+    pub(crate) fn complete(&self, slot: usize, id: TaskId, outcome: Option<Outcome<T, E>>) {
+        let mut teardown = Teardown::default();
+        let mut cancel_token = false;
+        let mut slot_freed = false;
+        let waker = {
+            let mut state = self.lock();
+            if state.tasks.release(slot, id) == Some(true) {
+                state.running -= 1;
+                slot_freed = !state.queue.is_empty();
+            }
+            match outcome {
+                None => {}
+                Some(Ok(Ok(value))) => {
+                    state.successes.push_back(value);
+                    if mem::size_of::<T>() != 0 {
+                        state.success_ids.push_back(id);
+                    }
+                    state.successes_reported += 1;
+                }
+                Some(Ok(Err(error))) => {
+                    cancel_token = self.record_failure(&mut state, id, TaskError::Failed(error));
+                }
+                Some(Err(payload)) => {
+                    let error = TaskError::Panicked(PanicPayload::new(payload));
+                    cancel_token = self.record_failure(&mut state, id, error);
+                }
+            }
+            if cancel_token {
+                teardown = match self.grace_period.is_zero() {
+                    true => self.abort_all(&mut state),
+                    false => Self::drop_queue(&mut state),
+                };
+            }
+            if state.tasks.live == 0 || state.wake_on_each_completion {
+                state.joiner.take()
+            } else {
+                None
+            }
+        };
+        if cancel_token {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(parent: &self.span, task = id.as_u64(), "task failed, cancelling the group");
+            self.token.cancel();
+        }
+        teardown.run();
+        if slot_freed {
+            self.start_queued();
+        }
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Returns whether this failure starts the group's cancellation.
+    fn record_failure(&self, state: &mut State<T, E>, id: TaskId, error: TaskError<E>) -> bool {
+        state.any_failure = true;
+        state.failures.push_back(Failure {
+            id,
+            error,
+            successes_before: state.successes_reported,
+        });
+        if !self.fail_fast || state.failed || state.finished {
+            return false;
+        }
+        state.failed = true;
+        if state.closing_since.is_none() {
+            state.closing_since = Some(Instant::now());
+        }
+        true
+    }
+
+    /// Tasks still waiting for a slot when the group starts cancelling never start:
+    /// their futures are dropped without being polled.
+    fn drop_queue(state: &mut State<T, E>) -> Teardown {
+        Teardown {
+            abort: Vec::new(),
+            queued: mem::take(&mut state.queue),
+        }
+    }
+
+    /// Takes every live task's abort handle and every queued task, to be aborted and
+    /// dropped once the lock is released.
+    fn abort_all(&self, state: &mut State<T, E>) -> Teardown {
+        self.aborted.store(true, Ordering::Release);
+        Teardown {
+            abort: state.tasks.take_handles(),
+            queued: mem::take(&mut state.queue),
+        }
+    }
+
+    pub(crate) fn cancel(&self) {
+        let teardown = {
+            let mut state = self.lock();
+            if state.finished {
+                return;
+            }
+            state.cancel_requested = true;
+            if state.closing_since.is_none() {
+                state.closing_since = Some(Instant::now());
+            }
+            match self.grace_period.is_zero() {
+                true => self.abort_all(&mut state),
+                false => Self::drop_queue(&mut state),
+            }
+        };
+        #[cfg(feature = "tracing")]
+        tracing::debug!(parent: &self.span, "task group cancelled");
+        self.token.cancel();
+        teardown.run();
+    }
+
+    /// Called by the owner once it sees the group's token cancelled: returns when the
+    /// grace period ends, or `None` when the tasks were aborted already.
+    pub(crate) fn closing_deadline(&self) -> Option<Instant> {
+        let (teardown, deadline) = {
+            let mut state = self.lock();
+            if self.aborted.load(Ordering::Acquire) {
+                return None;
+            }
+            let since = *state.closing_since.get_or_insert_with(Instant::now);
+            let deadline = since + self.grace_period;
+            match !self.grace_period.is_zero() && Instant::now() < deadline {
+                true => (Self::drop_queue(&mut state), Some(deadline)),
+                false => (self.abort_all(&mut state), None),
+            }
+        };
+        teardown.run();
+        deadline
+    }
+
+    /// Aborts every task that is still live: the grace period is over.
+    pub(crate) fn abort_remaining(&self) {
+        let teardown = self.abort_all(&mut self.lock());
+        teardown.run();
+    }
+
+    /// `join`'s poll: ready, and the group finished, once no task is live.
+    pub(crate) fn poll_join(&self, waker: &Waker) -> Progress<Result<Vec<T>, GroupError<E>>> {
+        let mut state = self.lock();
+        if state.tasks.live != 0 {
+            state.wake_on_each_completion = false;
+            register(&mut state.joiner, waker);
+            return Progress::Pending;
+        }
+        state.finished = true;
+        let cancelled = state.cancel_requested || (!state.failed && self.token.is_cancelled());
+        let values = mem::take(&mut state.successes);
+        let ids = mem::take(&mut state.success_ids);
+        if cancelled || state.failed || state.any_failure {
+            let failures: Vec<_> = state
+                .failures
+                .drain(..)
+                .map(|failure| (failure.id, failure.error))
+                .collect();
+            drop(state);
+            // The results of a failed group are dropped here, outside the lock, as they
+            // may run user code.
+            drop(values);
+            return Progress::Ready(Err(GroupError::new(failures, cancelled)));
+        }
+        drop(state);
+        if mem::size_of::<T>() == 0 {
+            return Progress::Ready(Ok(values.into()));
+        }
+        let mut ordered: Vec<(TaskId, T)> = ids.into_iter().zip(values).collect();
+        ordered.sort_unstable_by_key(|(id, _)| *id);
+        Progress::Ready(Ok(ordered.into_iter().map(|(_, value)| value).collect()))
+    }
+
+    /// `join_next`'s poll: the next outcome in completion order, or `None` once no task
+    /// is live and every outcome was taken.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn poll_join_next(
+        &self,
+        waker: &Waker,
+    ) -> Progress<Option<Result<T, (TaskId, TaskError<E>)>>> {
+        let mut state = self.lock();
+        let failure_is_next = state
+            .failures
+            .front()
+            .is_some_and(|failure| failure.successes_before == state.successes_taken);
+        if failure_is_next {
+            let failure = state.failures.pop_front().expect("a failure is next");
+            return Progress::Ready(Some(Err((failure.id, failure.error))));
+        }
+        if let Some(value) = state.successes.pop_front() {
+            state.success_ids.pop_front();
+            state.successes_taken += 1;
+            return Progress::Ready(Some(Ok(value)));
+        }
+        if state.tasks.live == 0 {
+            return Progress::Ready(None);
+        }
+        state.wake_on_each_completion = true;
+        register(&mut state.joiner, waker);
+        Progress::Pending
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        self.lock().tasks.live
+    }
+
+    pub(crate) fn abort_task(&self, id: TaskId) -> bool {
+        let (handle, queued) = {
+            let mut state = self.lock();
+            let queued = state
+                .queue
+                .iter()
+                .position(|queued| queued.id == id)
+                .and_then(|index| state.queue.remove(index));
+            (state.tasks.handle_of(id), queued)
+        };
+        match (handle, queued) {
+            (Some(handle), _) => {
+                handle.abort();
+                true
+            }
+            // Dropped outside the lock: its guard reports the end of the task.
+            (None, Some(queued)) => {
+                drop(queued);
+                true
+            }
+            (None, None) => false,
+        }
+    }
+
+    /// The owner is gone: refuse new tasks and abort every live one, right away.
+    pub(crate) fn shut_down(&self) {
+        let (teardown, live) = {
+            let mut state = self.lock();
+            if state.finished {
+                return;
+            }
+            state.finished = true;
+            (self.abort_all(&mut state), state.tasks.live)
+        };
+        if live != 0 {
+            self.token.cancel();
+        }
+        teardown.run();
+    }
+}
+
+impl<T, E> fmt::Debug for Shared<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("TaskGroup")
+            .field("live", &state.tasks.live)
+            .field("finished", &state.finished)
+            .field("failed", &state.failed)
+            .field(
+                "cancelled",
+                &(state.cancel_requested || self.token.is_cancelled()),
+            )
+            .field("fail_fast", &self.fail_fast)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("grace_period", &self.grace_period)
+            .finish_non_exhaustive()
+    }
+}
+
+fn register(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(current) if current.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// The abort handles of live tasks, in reusable slots so that a task can find and free
+/// its own entry in constant time.
+#[derive(Default)]
+struct Slots {
+    entries: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+enum Slot {
+    Vacant,
+    Live {
+        id: TaskId,
+        handle: Option<AbortHandle>,
+        /// Spawned (counted against the concurrency limit), not waiting in the queue.
+        running: bool,
+    },
+}
+
+impl Slots {
+    fn reserve(&mut self, id: TaskId, running: bool) -> usize {
+        self.live += 1;
+        let entry = Slot::Live {
+            id,
+            handle: None,
+            running,
+        };
+        match self.free.pop() {
+            Some(slot) => {
+                self.entries[slot] = entry;
+                slot
+            }
+            None => {
+                self.entries.push(entry);
+                self.entries.len() - 1
+            }
+        }
+    }
+
+    /// Stores the handle of task `id`, or gives it back when the task has ended already.
+    fn attach(&mut self, slot: usize, id: TaskId, handle: AbortHandle) -> Result<(), AbortHandle> {
+        match &mut self.entries[slot] {
+            Slot::Live {
+                id: live_id,
+                handle: stored,
+                ..
+            } if *live_id == id => {
+                *stored = Some(handle);
+                Ok(())
+            }
+            _ => Err(handle),
+        }
+    }
+
+    fn mark_running(&mut self, slot: usize) {
+        if let Slot::Live { running, .. } = &mut self.entries[slot] {
+            *running = true;
+        }
+    }
+
+    /// Frees the slot of task `id`; returns whether the task was running, or `None` if
+    /// it was released already.
+    fn release(&mut self, slot: usize, id: TaskId) -> Option<bool> {
+        let running = match &self.entries[slot] {
+            Slot::Live {
+                id: live_id,
+                running,
+                ..
+            } if *live_id == id => *running,
+            _ => return None,
+        };
+        self.entries[slot] = Slot::Vacant;
+        self.free.push(slot);
+        self.live -= 1;
+        Some(running)
+    }
+
+    fn take_handles(&mut self) -> Vec<AbortHandle> {
+        self.entries
+            .iter_mut()
+            .filter_map(|entry| match entry {
+                Slot::Live { handle, .. } => handle.take(),
+                Slot::Vacant => None,
+            })
+            .collect()
+    }
+
+    fn handle_of(&self, id: TaskId) -> Option<AbortHandle> {
+        self.entries.iter().find_map(|entry| match entry {
+            Slot::Live {
+                id: live_id,
+                handle,
+                ..
+            } if *live_id == id => handle.clone(),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use crate::TaskGroup;
+
+    #[tokio::test]
+    async fn a_long_running_group_of_unit_tasks_stays_flat_in_memory() {
+        const BATCH: usize = 1_000;
+        let group = TaskGroup::<(), Infallible>::new();
+        for _ in 0..200 {
+            for _ in 0..BATCH {
+                group.spawn(async { Ok(()) }).unwrap();
+            }
+            while !group.is_empty() {
+                tokio::task::yield_now().await;
+            }
+            let state = group.shared.lock();
+            // Slots are reused, and `()` results need neither storage nor ids.
+            assert!(state.tasks.entries.len() <= BATCH);
+            assert_eq!(state.success_ids.capacity(), 0);
+            assert_eq!(state.successes.len(), state.successes_reported as usize);
+        }
+        assert_eq!(group.join().await.unwrap().len(), 200 * BATCH);
+    }
+
+    #[tokio::test]
+    async fn results_that_are_kept_carry_their_ids() {
+        let group = TaskGroup::<u8, Infallible>::new();
+        for n in 0..10 {
+            group.spawn(async move { Ok(n) }).unwrap();
+        }
+        while !group.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(group.shared.lock().success_ids.len(), 10);
+        assert_eq!(group.join().await.unwrap(), (0..10).collect::<Vec<_>>());
+    }
+}
