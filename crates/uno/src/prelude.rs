@@ -28,3 +28,7 @@ pub use crate::signal::{Shutdown, Signal, on_signal};
 #[cfg(feature = "batch")]
 #[doc(no_inline)]
 pub use crate::batch::{AsyncBatcher, BatchError};
+
+#[cfg(feature = "taskgroup")]
+#[doc(no_inline)]
+pub use crate::taskgroup::{GroupError, SpawnError, Spawner, TaskError, TaskGroup, TaskId};
