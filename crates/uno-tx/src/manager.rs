@@ -1,0 +1,284 @@
+//! `TransactionManager`: transactions with options, timeouts and retries, over a pool.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::{Database, Pool, SqlStr};
+use tokio::time::Instant;
+
+use crate::backend::Backend;
+use crate::closure::TransactionFnMut;
+use crate::error::{AsSqlxError, Error};
+use crate::options::{AccessMode, BeginMode, BeginOptions, IsolationLevel};
+use crate::source::begin_on_pool;
+use crate::transaction::{catch_panic, finish};
+use crate::tx::Tx;
+
+/// Runs transactions on a pool, all begun the same way: the seed's
+/// `create_write_transaction_manager(session_factory)`.
+///
+/// [`TransactionManager::write`] and [`TransactionManager::read_only`] cover the common
+/// cases; [`TransactionManager::builder`] sets the isolation level, the access mode,
+/// SQLite's begin mode, a timeout and (with the `retry` feature) a retry policy for
+/// serialization failures and deadlocks. Then [`run`](TransactionManager::run) a closure
+/// in a transaction, or [`begin`](TransactionManager::begin) one and commit it yourself.
+///
+/// Cloning is cheap: the pool is shared.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sqlx::SqlitePool;
+/// use uno_tx::TransactionManager;
+///
+/// let pool = SqlitePool::connect("sqlite::memory:").await?;
+/// let manager = TransactionManager::write(pool); // BEGIN IMMEDIATE on SQLite
+///
+/// manager
+///     .run(async |conn| {
+///         sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut *conn).await?;
+///         sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *conn).await
+///     })
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TransactionManager<DB: Database> {
+    pool: Pool<DB>,
+    options: BeginOptions,
+    /// The `BEGIN` statement, built once from `options`; `None` for a plain `BEGIN`.
+    statement: Option<SqlStr>,
+    timeout: Option<Duration>,
+}
+
+/// Sets up a [`TransactionManager`]; made by [`TransactionManager::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct TransactionManagerBuilder<DB: Database> {
+    pool: Pool<DB>,
+    options: BeginOptions,
+    timeout: Option<Duration>,
+}
+
+impl<DB: Backend> TransactionManager<DB> {
+    /// A manager for transactions that write, with the backend's defaults: the server's
+    /// isolation level, and `BEGIN IMMEDIATE` on SQLite so that writers queue at `BEGIN`
+    /// instead of failing later with `SQLITE_BUSY_SNAPSHOT`.
+    pub fn write(pool: Pool<DB>) -> Self {
+        Self::with_defaults(pool, None)
+    }
+
+    /// A manager for read-only transactions: `READ ONLY` on PostgreSQL and MySQL (where
+    /// writes are then refused), a deferred `BEGIN` on SQLite (where they are not).
+    pub fn read_only(pool: Pool<DB>) -> Self {
+        Self::with_defaults(pool, Some(AccessMode::ReadOnly))
+    }
+
+    /// A builder for a manager with options, starting from [`TransactionManager::write`]'s
+    /// defaults.
+    pub fn builder(pool: Pool<DB>) -> TransactionManagerBuilder<DB> {
+        TransactionManagerBuilder {
+            pool,
+            options: BeginOptions::default(),
+            timeout: None,
+        }
+    }
+
+    fn with_defaults(pool: Pool<DB>, access_mode: Option<AccessMode>) -> Self {
+        let options = BeginOptions {
+            access_mode,
+            ..BeginOptions::default()
+        };
+        // Every backend supports its default options, so this cannot fail; a failure
+        // would be a bug in `Backend::begin_statement`.
+        let statement = DB::begin_statement(&options).unwrap_or_else(|option| {
+            unreachable!("{} rejected its defaults: {option}", DB::BACKEND_NAME)
+        });
+        TransactionManager {
+            pool,
+            options,
+            statement,
+            timeout: None,
+        }
+    }
+
+    /// Runs `f` in a transaction: commits on `Ok`, rolls back on `Err`, on panic (which
+    /// then resumes) and when the returned future is dropped.
+    ///
+    /// With a retry policy (feature `retry`), a failure that [`Error::is_retryable`]
+    /// accepts (a serialization failure, deadlock or busy database, raised by a query
+    /// in `f`, by `BEGIN` or by `COMMIT`) rolls back and runs `f` again in a new
+    /// transaction, so `f` must be callable more than once: see
+    /// [`TransactionFnMut`](crate::TransactionFnMut) for what it may capture. The
+    /// timeout, if set, applies to each attempt.
+    ///
+    /// # Errors
+    ///
+    /// As [`transaction`](crate::transaction), plus [`Error::Timeout`] when `BEGIN` and
+    /// `f` together take longer than the timeout. After the last attempt, its error is
+    /// returned.
+    ///
+    /// # Panics
+    ///
+    /// When `f` panics, the transaction is rolled back and then the panic resumes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls back the current attempt; its connection is rolled back
+    /// before the pool hands it out again.
+    pub fn run<'m, T, E, F>(
+        &'m self,
+        mut f: F,
+    ) -> impl Future<Output = Result<T, Error<E>>> + Send + 'm
+    where
+        F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>> + Send + 'm,
+        T: Send + 'm,
+        E: AsSqlxError + Send + 'm,
+    {
+        let work = async move { self.attempt(&mut f).await };
+        #[cfg(feature = "tracing")]
+        let work = tracing::Instrument::instrument(
+            work,
+            tracing::debug_span!("transaction", backend = DB::BACKEND_NAME, attempt = 1_u32),
+        );
+        work
+    }
+
+    /// Begins a transaction and hands it over as a [`Tx`] guard that rolls back unless
+    /// committed. The timeout and retry policy do not apply: they belong to
+    /// [`run`](TransactionManager::run), which owns the whole attempt.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Begin`] when no connection or no `BEGIN` could be had.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a transaction begun for a caller that went away is rolled back
+    /// before its connection returns to the pool.
+    pub async fn begin(&self) -> Result<Tx<DB>, Error> {
+        let transaction = begin_on_pool(&self.pool, self.statement.clone())
+            .await
+            .map_err(Error::Begin)?;
+        Ok(Tx::new(transaction))
+    }
+
+    /// The pool transactions run on.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// The isolation level transactions begin with; `None` for the server's default.
+    pub fn isolation_level(&self) -> Option<IsolationLevel> {
+        self.options.isolation_level
+    }
+
+    /// The access mode transactions begin with; `None` for the server's default.
+    pub fn access_mode(&self) -> Option<AccessMode> {
+        self.options.access_mode
+    }
+
+    /// The time each attempt may take, if limited.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// One attempt: begin, run `f`, commit or roll back, all within the timeout except
+    /// the final `COMMIT`/`ROLLBACK` (a timeout there would leave the outcome unknown).
+    async fn attempt<T, E, F>(&self, f: &mut F) -> Result<T, Error<E>>
+    where
+        F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>>,
+    {
+        let deadline = self.timeout.map(|limit| Instant::now() + limit);
+        let begun = within(deadline, begin_on_pool(&self.pool, self.statement.clone())).await;
+        let mut transaction = match begun {
+            Some(begun) => begun.map_err(Error::Begin)?,
+            None => return Err(self.timed_out()),
+        };
+        match within(deadline, catch_panic(f(&mut *transaction))).await {
+            Some(outcome) => finish(transaction, outcome).await,
+            None => {
+                // Dropping the transaction queues its ROLLBACK, which the pool sends
+                // before reusing the connection. Awaiting it here could wait as long as
+                // the query the timeout just interrupted.
+                drop(transaction);
+                Err(self.timed_out())
+            }
+        }
+    }
+
+    fn timed_out<E>(&self) -> Error<E> {
+        Error::Timeout {
+            limit: self.timeout.unwrap_or_default(),
+        }
+    }
+}
+
+impl<DB: Backend> TransactionManagerBuilder<DB> {
+    /// Begins transactions at this isolation level. SQLite only accepts
+    /// [`IsolationLevel::Serializable`]; [`build`](Self::build) reports the others.
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.options.isolation_level = Some(level);
+        self
+    }
+
+    /// Begins transactions read-only or read-write (see [`AccessMode`] for what each
+    /// backend does with it).
+    pub fn access_mode(mut self, mode: AccessMode) -> Self {
+        self.options.access_mode = Some(mode);
+        self
+    }
+
+    /// SQLite's `BEGIN` mode; by default `IMMEDIATE` for writers and `DEFERRED` for
+    /// read-only managers. Other backends have none, and [`build`](Self::build) reports
+    /// it.
+    pub fn begin_mode(mut self, mode: BeginMode) -> Self {
+        self.options.begin_mode = Some(mode);
+        self
+    }
+
+    /// Limits how long each attempt of [`run`](TransactionManager::run) may take from
+    /// `BEGIN` to the end of the closure; past it the transaction is rolled back with
+    /// [`Error::Timeout`]. Must not be zero.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Checks the options against the backend and makes the manager.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for an option the backend cannot do (an isolation level
+    /// other than `SERIALIZABLE` on SQLite, a begin mode elsewhere), and
+    /// [`Error::Invalid`] for a zero timeout.
+    pub fn build(self) -> Result<TransactionManager<DB>, Error> {
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::Invalid {
+                reason: "the timeout is zero, so every transaction would time out; use a positive duration",
+            });
+        }
+        let statement =
+            DB::begin_statement(&self.options).map_err(|option| Error::Unsupported {
+                option,
+                backend: DB::BACKEND_NAME,
+            })?;
+        Ok(TransactionManager {
+            pool: self.pool,
+            options: self.options,
+            statement,
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// Awaits `future` until `deadline`; `None` if the deadline passed first.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        None => Some(future.await),
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+    }
+}
