@@ -45,7 +45,7 @@ use crate::tx::Tx;
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TransactionManager<DB: Database> {
     pool: Pool<DB>,
     options: BeginOptions,
@@ -54,8 +54,20 @@ pub struct TransactionManager<DB: Database> {
     timeout: Option<Duration>,
 }
 
+// Not derived: that would require `DB: Clone`, which database markers are not.
+impl<DB: Database> Clone for TransactionManager<DB> {
+    fn clone(&self) -> Self {
+        TransactionManager {
+            pool: self.pool.clone(),
+            options: self.options,
+            statement: self.statement.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
 /// Sets up a [`TransactionManager`]; made by [`TransactionManager::builder`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct TransactionManagerBuilder<DB: Database> {
     pool: Pool<DB>,
