@@ -392,7 +392,7 @@ async fn a_serialization_failure_is_retryable() {
         .isolation_level(IsolationLevel::Serializable)
         .build()
         .unwrap();
-    fx.insert(&mut *fx.pool.acquire().await.unwrap(), "row")
+    fx.insert(&mut fx.pool.acquire().await.unwrap(), "row")
         .await
         .unwrap();
     let mut first = manager.begin().await.unwrap();

@@ -139,7 +139,13 @@ async fn cancellation_at_any_poll_leaves_no_open_transaction() {
     transaction(&pool, async |conn| insert(conn, "after").await)
         .await
         .unwrap();
-    assert_eq!(count(&pool).await, 1);
+    // A cancellation that lands while COMMIT is in flight may still commit, but never
+    // half a transaction.
+    assert_eq!(
+        count(&pool).await % 2,
+        1,
+        "half a transaction was committed"
+    );
 }
 
 #[tokio::test]
