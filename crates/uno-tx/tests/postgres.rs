@@ -397,16 +397,22 @@ async fn a_serialization_failure_is_retryable() {
         .unwrap();
     let mut first = manager.begin().await.unwrap();
     let mut second = manager.begin().await.unwrap();
+    // The second transaction takes its snapshot, the first changes the row and
+    // commits, then the second tries to change the same row.
+    let _: i64 = sqlx::query_scalar(fx.sql("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut *second)
+        .await
+        .unwrap();
     let update = "UPDATE {table} SET name = name || '!'";
     sqlx::query(fx.sql(update))
         .execute(&mut *first)
         .await
         .unwrap();
-    let concurrent = sqlx::query(fx.sql(update)).execute(&mut *second);
-    let committed = first.commit();
-    let (concurrent, committed) = tokio::join!(concurrent, committed);
-    committed.unwrap();
-    let error = concurrent.unwrap_err();
+    first.commit().await.unwrap();
+    let error = sqlx::query(fx.sql(update))
+        .execute(&mut *second)
+        .await
+        .unwrap_err();
     assert!(is_retryable(&error), "{error:?}");
     drop(second);
     fx.drop_table().await;

@@ -121,7 +121,19 @@ async fn cancellation_mid_body_rolls_back() {
 
 #[tokio::test]
 async fn cancellation_at_any_poll_leaves_no_open_transaction() {
-    let pool = memory_pool().await;
+    // A file, not `sqlite::memory:`: sqlx closes a connection whose query was
+    // cancelled, and a replaced in-memory connection would start from an empty
+    // database (raw sqlx does the same).
+    let db = TempDb::new("cancel");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&db.url())
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
     for polls in 0..12 {
         let work = transaction(&pool, async |conn| {
             insert(conn, "cancelled").await?;
@@ -146,6 +158,7 @@ async fn cancellation_at_any_poll_leaves_no_open_transaction() {
         1,
         "half a transaction was committed"
     );
+    pool.close().await;
 }
 
 #[tokio::test]
@@ -383,7 +396,9 @@ async fn a_deferred_writer_gets_a_retryable_busy_error() {
     insert(&mut writer_tx, "first").await.unwrap();
     let error = insert(&mut reader_tx, "second").await.unwrap_err();
     assert!(is_retryable(&error), "{error:?}");
-    drop(reader_tx);
+    // Roll back at once: a dropped transaction's rollback would only be queued, and
+    // the reader's lock would make the writer's commit busy.
+    reader_tx.rollback().await.unwrap();
     writer_tx.commit().await.unwrap();
     pool.close().await;
 }
