@@ -1,10 +1,14 @@
 //! `TransactionManager`: transactions with options, timeouts and retries, over a pool.
 
+#[cfg(feature = "retry")]
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
 use sqlx::{Database, Pool, SqlStr};
 use tokio::time::Instant;
+#[cfg(feature = "retry")]
+use uno_retry::RetryPolicy;
 
 use crate::backend::Backend;
 use crate::closure::TransactionFnMut;
@@ -52,6 +56,8 @@ pub struct TransactionManager<DB: Database> {
     /// The `BEGIN` statement, built once from `options`; `None` for a plain `BEGIN`.
     statement: Option<SqlStr>,
     timeout: Option<Duration>,
+    #[cfg(feature = "retry")]
+    retry: Option<RetryPolicy<Infallible>>,
 }
 
 // Not derived: that would require `DB: Clone`, which database markers are not.
@@ -62,6 +68,8 @@ impl<DB: Database> Clone for TransactionManager<DB> {
             options: self.options,
             statement: self.statement.clone(),
             timeout: self.timeout,
+            #[cfg(feature = "retry")]
+            retry: self.retry.clone(),
         }
     }
 }
@@ -73,6 +81,8 @@ pub struct TransactionManagerBuilder<DB: Database> {
     pool: Pool<DB>,
     options: BeginOptions,
     timeout: Option<Duration>,
+    #[cfg(feature = "retry")]
+    retry: Option<RetryPolicy<Infallible>>,
 }
 
 impl<DB: Backend> TransactionManager<DB> {
@@ -96,6 +106,8 @@ impl<DB: Backend> TransactionManager<DB> {
             pool,
             options: BeginOptions::default(),
             timeout: None,
+            #[cfg(feature = "retry")]
+            retry: None,
         }
     }
 
@@ -114,6 +126,8 @@ impl<DB: Backend> TransactionManager<DB> {
             options,
             statement,
             timeout: None,
+            #[cfg(feature = "retry")]
+            retry: None,
         }
     }
 
@@ -150,7 +164,13 @@ impl<DB: Backend> TransactionManager<DB> {
         T: Send + 'm,
         E: AsSqlxError + Send + 'm,
     {
-        let work = async move { self.attempt(&mut f).await };
+        let work = async move {
+            #[cfg(feature = "retry")]
+            if let Some(policy) = &self.retry {
+                return self.run_with_retry(policy, f).await;
+            }
+            self.attempt(&mut f).await
+        };
         #[cfg(feature = "tracing")]
         let work = tracing::Instrument::instrument(
             work,
@@ -196,6 +216,56 @@ impl<DB: Backend> TransactionManager<DB> {
     /// The time each attempt may take, if limited.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
+    }
+
+    /// The retry policy that re-runs failed attempts, if any.
+    #[cfg(feature = "retry")]
+    pub fn retry_policy(&self) -> Option<&RetryPolicy<Infallible>> {
+        self.retry.as_ref()
+    }
+
+    /// Runs attempts until one succeeds, fails for a reason that is not retryable, or
+    /// the policy gives up; returns that attempt's outcome.
+    #[cfg(feature = "retry")]
+    async fn run_with_retry<T, E, F>(
+        &self,
+        policy: &RetryPolicy<Infallible>,
+        f: F,
+    ) -> Result<T, Error<E>>
+    where
+        F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>> + Send,
+        T: Send,
+        E: AsSqlxError + Send,
+    {
+        // Each attempt needs `&mut f`, which a future returned by an `FnMut` cannot
+        // borrow from the closure itself; attempts never overlap, so the lock is never
+        // contended.
+        let f = tokio::sync::Mutex::new(f);
+        let mut number = 0_u32;
+        // The attempts report their failures as `Ok` values, so that the policy sees
+        // and returns the whole `Error<E>`; `retry_if_ok` picks the retryable ones.
+        let outcome = policy
+            .run(|| {
+                number += 1;
+                let attempt = number;
+                let f = &f;
+                async move {
+                    #[cfg(feature = "tracing")]
+                    tracing::Span::current().record("attempt", attempt);
+                    #[cfg(not(feature = "tracing"))]
+                    let _ = attempt;
+                    let mut f = f.lock().await;
+                    Ok::<_, Infallible>(self.attempt(&mut *f).await)
+                }
+            })
+            .retry_if_ok(|outcome: &Result<T, Error<E>>| {
+                outcome.as_ref().is_err_and(Error::is_retryable)
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        }
     }
 
     /// One attempt: begin, run `f`, commit or roll back, all within the timeout except
@@ -260,6 +330,43 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
         self
     }
 
+    /// Re-runs the whole transaction (a new `BEGIN`, the closure, `COMMIT`) when an
+    /// attempt fails with an error that [`Error::is_retryable`] accepts: a
+    /// serialization failure, deadlock, lock wait timeout or busy database, whether
+    /// raised by `BEGIN`, by a query in the closure or by `COMMIT`. Nothing else is
+    /// retried: not the closure's other errors, not timeouts, and never a `COMMIT` that
+    /// failed with an unknown outcome.
+    ///
+    /// The policy decides how often and how long to wait (its strategy, jitter,
+    /// `max_attempts`, `max_elapsed` and budget); its error type is
+    /// [`Infallible`] because uno-tx, not the policy, decides what is retryable, so its
+    /// `retry_if`, `notify` and `delay_hint` hooks are never called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_retry::RetryPolicy;
+    /// use uno_tx::TransactionManager;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let policy = RetryPolicy::exponential(Duration::from_millis(5))
+    ///     .max_attempts(5)
+    ///     .max_delay(Duration::from_millis(200))
+    ///     .build()?;
+    /// let manager = TransactionManager::builder(pool).retry(policy).build()?;
+    /// # let _ = manager;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "retry")]
+    pub fn retry(mut self, policy: RetryPolicy<Infallible>) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
     /// Checks the options against the backend and makes the manager.
     ///
     /// # Errors
@@ -283,6 +390,8 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
             options: self.options,
             statement,
             timeout: self.timeout,
+            #[cfg(feature = "retry")]
+            retry: self.retry,
         })
     }
 }

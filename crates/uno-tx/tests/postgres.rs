@@ -417,3 +417,150 @@ async fn a_serialization_failure_is_retryable() {
     drop(second);
     fx.drop_table().await;
 }
+
+#[cfg(feature = "retry")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serializable_transfers_with_retry_keep_the_total() {
+    serializable_transfers().await;
+}
+
+#[cfg(feature = "retry")]
+#[tokio::test(flavor = "current_thread")]
+async fn serializable_transfers_with_retry_keep_the_total_on_one_thread() {
+    serializable_transfers().await;
+}
+
+/// 16 tasks move money between 4 accounts, each transfer a read-then-write under
+/// SERIALIZABLE with retry: every transfer is applied whole or reported failed, the
+/// total never changes, and every balance matches the transfers that were applied (no
+/// lost update).
+#[cfg(feature = "retry")]
+async fn serializable_transfers() {
+    const ACCOUNTS: i64 = 4;
+    const TASKS: i64 = 16;
+    const TRANSFERS: i64 = 8;
+
+    let Some(fx) = Fixture::new(8).await else {
+        return;
+    };
+    let accounts = unique("uno_tx_accounts");
+    let sql = |template: &str| {
+        sqlx::AssertSqlSafe(
+            template
+                .replace("{accounts}", &accounts)
+                .replace("{table}", &fx.table),
+        )
+    };
+    sqlx::raw_sql(sql(
+        "CREATE TABLE {accounts} (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL); \
+         ALTER TABLE {table} ADD COLUMN source BIGINT, ADD COLUMN target BIGINT",
+    ))
+    .execute(&fx.pool)
+    .await
+    .unwrap();
+    sqlx::query(sql(
+        "INSERT INTO {accounts} SELECT id, 1000 FROM generate_series(0, $1 - 1) AS id",
+    ))
+    .bind(ACCOUNTS)
+    .execute(&fx.pool)
+    .await
+    .unwrap();
+    let policy = uno_retry::RetryPolicy::exponential(Duration::from_millis(2))
+        .max_attempts(12)
+        .max_delay(Duration::from_millis(50))
+        .jitter(uno_retry::Jitter::Full)
+        .seed(7)
+        .build()
+        .unwrap();
+    let manager = TransactionManager::builder(fx.pool.clone())
+        .isolation_level(IsolationLevel::Serializable)
+        .retry(policy)
+        .build()
+        .unwrap();
+    let statements = std::sync::Arc::new([
+        sql("SELECT balance FROM {accounts} WHERE id = $1").0,
+        sql("UPDATE {accounts} SET balance = $1 WHERE id = $2").0,
+        sql("UPDATE {accounts} SET balance = balance + 10 WHERE id = $1").0,
+        sql("INSERT INTO {table} (name, source, target) VALUES ('transfer', $1, $2)").0,
+    ]);
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let manager = manager.clone();
+        let statements = statements.clone();
+        let attempts = attempts.clone();
+        tasks.spawn(async move {
+            let statement = |index: usize| sqlx::AssertSqlSafe(statements[index].clone());
+            let mut applied = 0;
+            for n in 0..TRANSFERS {
+                let (from, to) = ((task + n) % ACCOUNTS, (task + 2 * n + 1) % ACCOUNTS);
+                if from == to {
+                    continue;
+                }
+                let result = manager
+                    .run(async |conn| {
+                        attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let balance: i64 = sqlx::query_scalar(statement(0))
+                            .bind(from)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        tokio::task::yield_now().await;
+                        sqlx::query(statement(1))
+                            .bind(balance - 10)
+                            .bind(from)
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query(statement(2))
+                            .bind(to)
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query(statement(3))
+                            .bind(from)
+                            .bind(to)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok::<_, sqlx::Error>(())
+                    })
+                    .await;
+                match result {
+                    Ok(()) => applied += 1,
+                    // Reported failed: only after the retries were used up.
+                    Err(error) => assert!(error.is_retryable(), "{error:?}"),
+                }
+            }
+            applied
+        });
+    }
+    let applied: i64 = tasks.join_all().await.into_iter().sum();
+    let attempts = attempts.load(std::sync::atomic::Ordering::Relaxed);
+    // The transfers conflict, so serialization failures were retried.
+    assert!(
+        i64::from(attempts) > applied,
+        "{applied} applied in {attempts} attempts"
+    );
+    let total: i64 = sqlx::query_scalar(sql("SELECT SUM(balance)::BIGINT FROM {accounts}"))
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(total, ACCOUNTS * 1000, "money was created or destroyed");
+    let recorded: i64 = sqlx::query_scalar(sql("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, applied, "a transfer was half applied or lost");
+    // Every balance is what the applied transfers say: no update was lost.
+    let mismatched: i64 = sqlx::query_scalar(sql(
+        "SELECT COUNT(*) FROM {accounts} a WHERE a.balance <> 1000 \
+           - 10 * (SELECT COUNT(*) FROM {table} t WHERE t.source = a.id) \
+           + 10 * (SELECT COUNT(*) FROM {table} t WHERE t.target = a.id)",
+    ))
+    .fetch_one(&fx.pool)
+    .await
+    .unwrap();
+    assert_eq!(mismatched, 0, "an update was lost");
+    sqlx::raw_sql(sql("DROP TABLE IF EXISTS {accounts}"))
+        .execute(&fx.pool)
+        .await
+        .unwrap();
+    fx.drop_table().await;
+}

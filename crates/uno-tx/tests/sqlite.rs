@@ -442,7 +442,16 @@ async fn concurrent_transfers() {
             .await
             .unwrap();
     }
-    let manager = TransactionManager::write(pool.clone());
+    // BEGIN IMMEDIATE, with retry of busy errors when the feature is on.
+    let builder = TransactionManager::builder(pool.clone());
+    #[cfg(feature = "retry")]
+    let builder = builder.retry(
+        uno_retry::RetryPolicy::exponential(Duration::from_millis(2))
+            .max_attempts(10)
+            .build()
+            .unwrap(),
+    );
+    let manager = builder.build().unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..TASKS {
         let manager = manager.clone();
