@@ -82,3 +82,8 @@ pub use crate::options::{AccessMode, BeginMode, IsolationLevel};
 pub use crate::source::TransactionSource;
 pub use crate::transaction::transaction;
 pub use crate::tx::Tx;
+
+/// Compiles and runs the README's example as a doctest.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
