@@ -6,9 +6,9 @@ use crate::options::BeginOptions;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 use crate::options::{AccessMode, IsolationLevel};
 
-/// A database uno-tx can run transactions on: [`sqlx::Sqlite`] (feature `sqlite`,
-/// default), [`sqlx::Postgres`] (feature `postgres`) and [`sqlx::MySql`] (feature
-/// `mysql`, also for MariaDB).
+/// A database uno-tx can run transactions on: `sqlx::Sqlite` (feature `sqlite`,
+/// default), `sqlx::Postgres` (feature `postgres`) and `sqlx::MySql` (feature `mysql`,
+/// also for MariaDB).
 ///
 /// The trait is sealed: what it needs from a backend (how to spell `BEGIN` with an
 /// isolation level, whether its `BEGIN` is safe to cancel) is an implementation detail.

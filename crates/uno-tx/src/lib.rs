@@ -57,7 +57,7 @@
 //! | `sqlite` | yes | SQLite, with the library bundled |
 //! | `postgres` | no | PostgreSQL |
 //! | `mysql` | no | MySQL and MariaDB |
-//! | `retry` | no | [`TransactionManagerBuilder::retry`], on uno-retry |
+//! | `retry` | no | `TransactionManagerBuilder::retry`, on uno-retry |
 //! | `tracing` | no | a `transaction` span per transaction, with its attempt number |
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
