@@ -1,9 +1,12 @@
 //! What a transaction can be started on.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
+use futures_core::future::BoxFuture;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Pool, SqlStr, Transaction};
+use sqlx::{Connection, Database, Pool, SqlStr, Transaction};
 
 use crate::backend::Backend;
 use crate::tx::Tx;
@@ -17,9 +20,9 @@ use crate::tx::Tx;
 ///
 /// # Cancel safety
 ///
-/// From a pool, `BEGIN` runs to completion even if the caller is cancelled, and a
-/// transaction nobody is waiting for any more is rolled back before its connection goes
-/// back to the pool (this avoids sqlx issue 4385 on PostgreSQL and MySQL). On a
+/// From a pool, `BEGIN` runs to completion even if the caller is cancelled (in a task
+/// of its own once the caller is gone), and a transaction nobody is waiting for any
+/// more is rolled back before its connection goes back to the pool (this avoids sqlx issue 4385 on PostgreSQL and MySQL). On a
 /// connection you lend, uno-tx cannot finish `BEGIN` after you cancel: on PostgreSQL and
 /// MySQL a cancellation while `BEGIN` is in flight can leave that connection inside a
 /// transaction. Prefer pools there, or do not cancel while beginning.
@@ -116,33 +119,73 @@ connection_source!("mysql", sqlx::MySql, sqlx::MySqlConnection);
 ///
 /// Waiting for the connection is cancel-safe. `BEGIN` itself is not, on backends where
 /// cancelling it can leave the connection inside a transaction that nothing rolls back
-/// (sqlx issue 4385): there it runs in a task of its own, which finishes even if the
-/// caller goes away and then rolls back the transaction nobody received.
+/// (sqlx issue 4385): there a [`FinishBegin`] guard hands a `BEGIN` whose caller went
+/// away to a task that completes it and rolls it back.
 pub(crate) async fn begin_on_pool<DB: Backend>(
     pool: &Pool<DB>,
     statement: Option<SqlStr>,
 ) -> Result<Transaction<'static, DB>, sqlx::Error> {
     let connection = pool.acquire().await?;
+    // `Transaction::begin` is the only way to begin on a connection already taken
+    // from the pool and keep it owned (`Pool::begin_with` takes its own connection,
+    // and a task running it would keep waiting for one after the caller gave up).
+    let begin = Transaction::begin(connection, statement);
     if !DB::BEGIN_IS_CANCEL_UNSAFE {
-        return Transaction::begin(connection, statement).await;
+        return begin.await;
     }
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        // `Transaction::begin` is the only way to begin on a connection already taken
-        // from the pool and keep it owned (`Pool::begin_with` would take another one
-        // inside the task, and keep waiting for it after the caller gave up).
-        let begun = Transaction::begin(connection, statement).await;
-        if let Err(Ok(unwanted)) = sender.send(begun) {
-            // The caller was cancelled while BEGIN was in flight. Roll back now, so the
-            // connection goes back to the pool outside any transaction; if this fails
-            // the connection is broken and the pool's check on release discards it.
-            let _ = unwanted.rollback().await;
+    FinishBegin {
+        begin: Some(begin),
+        polled: false,
+    }
+    .await
+}
+
+/// A `BEGIN` in flight that is driven to completion even if its caller goes away.
+///
+/// The happy path polls `BEGIN` in the caller's task, with no spawn. Dropped after its
+/// first poll and before it finished, the guard moves the `BEGIN` into a task that
+/// finishes it and rolls the new transaction back, so the connection returns to the
+/// pool outside any transaction.
+struct FinishBegin<DB: Database> {
+    begin: Option<BoxFuture<'static, Result<Transaction<'static, DB>, sqlx::Error>>>,
+    /// Before the first poll nothing was sent, and dropping is safe as it is.
+    polled: bool,
+}
+
+impl<DB: Database> Future for FinishBegin<DB> {
+    type Output = Result<Transaction<'static, DB>, sqlx::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polled = true;
+        let Some(begin) = self.begin.as_mut() else {
+            return Poll::Ready(Err(sqlx::Error::Protocol(
+                "uno-tx polled a finished BEGIN".into(),
+            )));
+        };
+        let begun = ready!(begin.as_mut().poll(cx));
+        self.begin = None;
+        Poll::Ready(begun)
+    }
+}
+
+impl<DB: Database> Drop for FinishBegin<DB> {
+    fn drop(&mut self) {
+        let Some(begin) = self.begin.take() else {
+            return;
+        };
+        if !self.polled {
+            return;
         }
-    });
-    match receiver.await {
-        Ok(begun) => begun,
-        Err(_) => Err(sqlx::Error::Io(std::io::Error::other(
-            "the task beginning the transaction was stopped; is the runtime shutting down?",
-        ))),
+        // Without a runtime (it is shutting down) there is nowhere to finish the
+        // BEGIN; the pool is going away with it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Ok(unwanted) = begin.await {
+                    // If this fails the connection is broken, and the pool's check on
+                    // release discards it.
+                    let _ = unwanted.rollback().await;
+                }
+            });
+        }
     }
 }
