@@ -22,10 +22,11 @@ use crate::tx::Tx;
 ///
 /// From a pool, `BEGIN` runs to completion even if the caller is cancelled (in a task
 /// of its own once the caller is gone), and a transaction nobody is waiting for any
-/// more is rolled back before its connection goes back to the pool (this avoids sqlx issue 4385 on PostgreSQL and MySQL). On a
-/// connection you lend, uno-tx cannot finish `BEGIN` after you cancel: on PostgreSQL and
-/// MySQL a cancellation while `BEGIN` is in flight can leave that connection inside a
-/// transaction. Prefer pools there, or do not cancel while beginning.
+/// more is rolled back before its connection goes back to the pool; this avoids sqlx
+/// issue 4385 on PostgreSQL and MySQL. On a connection you lend, uno-tx cannot finish
+/// `BEGIN` after you cancel: on PostgreSQL and MySQL a cancellation while `BEGIN` is in
+/// flight can leave that connection inside a transaction. Prefer pools there, or do
+/// not cancel while beginning.
 pub trait TransactionSource<'c>: Send + sealed::Sealed {
     /// The database the transaction runs on.
     type Database: Backend;
