@@ -70,6 +70,7 @@ mod error;
 mod manager;
 mod options;
 mod source;
+mod span;
 mod transaction;
 mod tx;
 

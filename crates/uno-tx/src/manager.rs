@@ -15,6 +15,7 @@ use crate::closure::TransactionFnMut;
 use crate::error::{AsSqlxError, Error};
 use crate::options::{AccessMode, BeginMode, BeginOptions, IsolationLevel};
 use crate::source::begin_on_pool;
+use crate::span::TransactionSpan;
 use crate::transaction::{catch_panic, finish};
 use crate::tx::Tx;
 
@@ -164,19 +165,14 @@ impl<DB: Backend> TransactionManager<DB> {
         T: Send + 'm,
         E: AsSqlxError + Send + 'm,
     {
-        let work = async move {
+        let span = TransactionSpan::new(DB::BACKEND_NAME);
+        span.clone().instrument(async move {
             #[cfg(feature = "retry")]
             if let Some(policy) = &self.retry {
-                return self.run_with_retry(policy, f).await;
+                return self.run_with_retry(policy, &span, f).await;
             }
             self.attempt(&mut f).await
-        };
-        #[cfg(feature = "tracing")]
-        let work = tracing::Instrument::instrument(
-            work,
-            tracing::debug_span!("transaction", backend = DB::BACKEND_NAME, attempt = 1_u32),
-        );
-        work
+        })
     }
 
     /// Begins a transaction and hands it over as a [`Tx`] guard that rolls back unless
@@ -230,6 +226,7 @@ impl<DB: Backend> TransactionManager<DB> {
     async fn run_with_retry<T, E, F>(
         &self,
         policy: &RetryPolicy<Infallible>,
+        span: &TransactionSpan,
         f: F,
     ) -> Result<T, Error<E>>
     where
@@ -249,11 +246,8 @@ impl<DB: Backend> TransactionManager<DB> {
                 number += 1;
                 let attempt = number;
                 let f = &f;
+                span.record_attempt(attempt);
                 async move {
-                    #[cfg(feature = "tracing")]
-                    tracing::Span::current().record("attempt", attempt);
-                    #[cfg(not(feature = "tracing"))]
-                    let _ = attempt;
                     let mut f = f.lock().await;
                     Ok::<_, Infallible>(self.attempt(&mut *f).await)
                 }

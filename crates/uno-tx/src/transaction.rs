@@ -9,9 +9,11 @@ use std::task::Poll;
 
 use sqlx::{Database, Transaction};
 
+use crate::backend::sealed::Sealed;
 use crate::closure::TransactionFn;
 use crate::error::Error;
 use crate::source::TransactionSource;
+use crate::span::TransactionSpan;
 
 /// Runs `f` inside a transaction begun on `source`: commits when `f` returns `Ok`,
 /// rolls back when it returns `Err`, when it panics and when the returned future is
@@ -79,20 +81,11 @@ where
     T: Send + 'c,
     E: Send + 'c,
 {
-    let work = async move {
+    let span = TransactionSpan::new(<S::Database as Sealed>::BACKEND_NAME);
+    span.instrument(async move {
         let transaction = source.begin_transaction().await.map_err(Error::Begin)?;
         run_once(transaction, f).await
-    };
-    #[cfg(feature = "tracing")]
-    let work = tracing::Instrument::instrument(
-        work,
-        tracing::debug_span!(
-            "transaction",
-            backend = <S::Database as crate::backend::sealed::Sealed>::BACKEND_NAME,
-            attempt = 1_u32
-        ),
-    );
-    work
+    })
 }
 
 /// Runs `f` once on an open transaction, then commits or rolls back.

@@ -1,5 +1,7 @@
 //! Behaviour of transactions on SQLite, in memory and in files.
 
+#![cfg(feature = "sqlite")]
+
 mod common;
 
 use std::time::Duration;
