@@ -23,9 +23,16 @@ pub(crate) mod sealed {
         const BACKEND_NAME: &'static str;
 
         /// Whether cancelling sqlx's `BEGIN` can leave the connection inside a
-        /// transaction without anything to roll it back (sqlx issue 4385). Such
-        /// backends begin pool transactions in a task that cannot be cancelled.
+        /// transaction without anything to roll it back (sqlx issue 4385). On such
+        /// backends a pool connection abandoned during `BEGIN` is closed, or its
+        /// `BEGIN` finished and rolled back in a task (for `Tx`).
         const BEGIN_IS_CANCEL_UNSAFE: bool;
+
+        /// Whether a query cancelled mid-flight inside a transaction can leave the
+        /// connection unable to be released: with sqlx 0.9 on MySQL, the queued
+        /// `ROLLBACK` and the abandoned result together can hang the pool's check on
+        /// release forever. Such connections are closed instead of returned.
+        const QUERY_IS_CANCEL_UNSAFE: bool;
 
         /// The statement that begins a transaction with `options`, `None` for sqlx's
         /// plain `BEGIN`, or the option the backend cannot do.
@@ -63,6 +70,7 @@ impl sealed::Sealed for sqlx::Sqlite {
     const BACKEND_NAME: &'static str = "SQLite";
     // The SQLite worker rolls back a BEGIN whose caller went away.
     const BEGIN_IS_CANCEL_UNSAFE: bool = false;
+    const QUERY_IS_CANCEL_UNSAFE: bool = false;
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
         use crate::options::BeginMode;
@@ -98,6 +106,7 @@ impl Backend for sqlx::Postgres {}
 impl sealed::Sealed for sqlx::Postgres {
     const BACKEND_NAME: &'static str = "PostgreSQL";
     const BEGIN_IS_CANCEL_UNSAFE: bool = true;
+    const QUERY_IS_CANCEL_UNSAFE: bool = false;
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
         if options.begin_mode.is_some() {
@@ -128,6 +137,7 @@ impl Backend for sqlx::MySql {}
 impl sealed::Sealed for sqlx::MySql {
     const BACKEND_NAME: &'static str = "MySQL";
     const BEGIN_IS_CANCEL_UNSAFE: bool = true;
+    const QUERY_IS_CANCEL_UNSAFE: bool = true;
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
         if options.begin_mode.is_some() {

@@ -69,6 +69,7 @@ mod closure;
 mod error;
 mod manager;
 mod options;
+mod pooled;
 mod source;
 mod span;
 mod transaction;

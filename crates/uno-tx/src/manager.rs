@@ -6,7 +6,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use sqlx::{Database, Pool, SqlStr};
-use tokio::time::Instant;
 #[cfg(feature = "retry")]
 use uno_retry::RetryPolicy;
 
@@ -14,9 +13,9 @@ use crate::backend::Backend;
 use crate::closure::TransactionFnMut;
 use crate::error::{AsSqlxError, Error};
 use crate::options::{AccessMode, BeginMode, BeginOptions, IsolationLevel};
+use crate::pooled::run_pooled;
 use crate::source::begin_on_pool;
 use crate::span::TransactionSpan;
-use crate::transaction::{catch_panic, finish};
 use crate::tx::Tx;
 
 /// Runs transactions on a pool, all begun the same way: the seed's
@@ -262,34 +261,12 @@ impl<DB: Backend> TransactionManager<DB> {
         }
     }
 
-    /// One attempt: begin, run `f`, commit or roll back, all within the timeout except
-    /// the final `COMMIT`/`ROLLBACK` (a timeout there would leave the outcome unknown).
+    /// One attempt: begin, run `f`, commit or roll back.
     async fn attempt<T, E, F>(&self, f: &mut F) -> Result<T, Error<E>>
     where
         F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>>,
     {
-        let deadline = self.timeout.map(|limit| Instant::now() + limit);
-        let begun = within(deadline, begin_on_pool(&self.pool, self.statement.clone())).await;
-        let mut transaction = match begun {
-            Some(begun) => begun.map_err(Error::Begin)?,
-            None => return Err(self.timed_out()),
-        };
-        match within(deadline, catch_panic(f(&mut *transaction))).await {
-            Some(outcome) => finish(transaction, outcome).await,
-            None => {
-                // Dropping the transaction queues its ROLLBACK, which the pool sends
-                // before reusing the connection. Awaiting it here could wait as long as
-                // the query the timeout just interrupted.
-                drop(transaction);
-                Err(self.timed_out())
-            }
-        }
-    }
-
-    fn timed_out<E>(&self) -> Error<E> {
-        Error::Timeout {
-            limit: self.timeout.unwrap_or_default(),
-        }
+        run_pooled(&self.pool, self.statement.clone(), self.timeout, f).await
     }
 }
 
@@ -387,13 +364,5 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
             #[cfg(feature = "retry")]
             retry: self.retry,
         })
-    }
-}
-
-/// Awaits `future` until `deadline`; `None` if the deadline passed first.
-async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
-    match deadline {
-        None => Some(future.await),
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
     }
 }

@@ -9,6 +9,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Database, Pool, SqlStr, Transaction};
 
 use crate::backend::Backend;
+use crate::closure::TransactionFn;
+use crate::error::Error;
+use crate::transaction::run_once;
 use crate::tx::Tx;
 
 /// Something [`transaction`](crate::transaction) can begin on: a pool (`&Pool<DB>`), a
@@ -20,22 +23,31 @@ use crate::tx::Tx;
 ///
 /// # Cancel safety
 ///
-/// From a pool, `BEGIN` runs to completion even if the caller is cancelled (in a task
-/// of its own once the caller is gone), and a transaction nobody is waiting for any
-/// more is rolled back before its connection goes back to the pool; this avoids sqlx
-/// issue 4385 on PostgreSQL and MySQL. On a connection you lend, uno-tx cannot finish
-/// `BEGIN` after you cancel: on PostgreSQL and MySQL a cancellation while `BEGIN` is in
-/// flight can leave that connection inside a transaction. Prefer pools there, or do
-/// not cancel while beginning.
+/// From a pool, a cancelled transaction never leaves a connection inside a
+/// transaction: the pool rolls it back before reusing it, and where sqlx cannot (a
+/// cancelled `BEGIN` on PostgreSQL and MySQL, sqlx issue 4385; a cancelled query on
+/// MySQL) uno-tx closes the connection instead. On a connection you lend, uno-tx
+/// cannot do that: on PostgreSQL and MySQL a cancellation while `BEGIN` is in flight
+/// can leave that connection inside a transaction. Prefer pools there, or do not
+/// cancel while beginning.
 pub trait TransactionSource<'c>: Send + sealed::Sealed {
     /// The database the transaction runs on.
     type Database: Backend;
 
-    /// Begins a transaction (or a savepoint) with sqlx's plain `BEGIN`.
+    /// What the transaction runs on.
     #[doc(hidden)]
-    fn begin_transaction(
-        self,
-    ) -> impl Future<Output = Result<Transaction<'c, Self::Database>, sqlx::Error>> + Send + 'c;
+    fn into_source(self) -> Source<'c, Self::Database>;
+}
+
+/// What a transaction runs on: a pool, whose connections uno-tx manages, or a
+/// connection the caller lends.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Source<'c, DB: Database> {
+    /// Take a connection from the pool for this transaction.
+    Pool(&'c Pool<DB>),
+    /// Run on this connection (a savepoint when it is inside a transaction).
+    Connection(&'c mut DB::Connection),
 }
 
 pub(crate) mod sealed {
@@ -48,10 +60,8 @@ impl<DB: Backend> sealed::Sealed for &Pool<DB> {}
 impl<'c, DB: Backend> TransactionSource<'c> for &'c Pool<DB> {
     type Database = DB;
 
-    async fn begin_transaction(self) -> Result<Transaction<'c, DB>, sqlx::Error> {
-        // The transaction owns its pool connection, so it outlives `'c`.
-        let transaction: Transaction<'static, DB> = begin_on_pool(self, None).await?;
-        Ok(transaction)
+    fn into_source(self) -> Source<'c, DB> {
+        Source::Pool(self)
     }
 }
 
@@ -60,10 +70,8 @@ impl<DB: Backend> sealed::Sealed for &mut PoolConnection<DB> {}
 impl<'c, DB: Backend> TransactionSource<'c> for &'c mut PoolConnection<DB> {
     type Database = DB;
 
-    fn begin_transaction(
-        self,
-    ) -> impl Future<Output = Result<Transaction<'c, DB>, sqlx::Error>> + Send + 'c {
-        Connection::begin(&mut **self)
+    fn into_source(self) -> Source<'c, DB> {
+        Source::Connection(&mut **self)
     }
 }
 
@@ -72,10 +80,8 @@ impl<DB: Backend> sealed::Sealed for &mut Transaction<'_, DB> {}
 impl<'c, DB: Backend> TransactionSource<'c> for &'c mut Transaction<'_, DB> {
     type Database = DB;
 
-    fn begin_transaction(
-        self,
-    ) -> impl Future<Output = Result<Transaction<'c, DB>, sqlx::Error>> + Send + 'c {
-        Connection::begin(&mut **self)
+    fn into_source(self) -> Source<'c, DB> {
+        Source::Connection(&mut **self)
     }
 }
 
@@ -84,10 +90,8 @@ impl<DB: Backend> sealed::Sealed for &mut Tx<DB> {}
 impl<'c, DB: Backend> TransactionSource<'c> for &'c mut Tx<DB> {
     type Database = DB;
 
-    fn begin_transaction(
-        self,
-    ) -> impl Future<Output = Result<Transaction<'c, DB>, sqlx::Error>> + Send + 'c {
-        Connection::begin(&mut **self)
+    fn into_source(self) -> Source<'c, DB> {
+        Source::Connection(&mut **self)
     }
 }
 
@@ -101,11 +105,8 @@ macro_rules! connection_source {
         impl<'c> TransactionSource<'c> for &'c mut $connection {
             type Database = $database;
 
-            fn begin_transaction(
-                self,
-            ) -> impl Future<Output = Result<Transaction<'c, $database>, sqlx::Error>> + Send + 'c
-            {
-                Connection::begin(self)
+            fn into_source(self) -> Source<'c, $database> {
+                Source::Connection(self)
             }
         }
     };
@@ -114,6 +115,19 @@ macro_rules! connection_source {
 connection_source!("sqlite", sqlx::Sqlite, sqlx::SqliteConnection);
 connection_source!("postgres", sqlx::Postgres, sqlx::PgConnection);
 connection_source!("mysql", sqlx::MySql, sqlx::MySqlConnection);
+
+/// Runs `f` in a transaction (or savepoint) on a connection the caller lent.
+pub(crate) async fn run_lent<DB, T, E, F>(
+    connection: &mut DB::Connection,
+    f: F,
+) -> Result<T, Error<E>>
+where
+    DB: Backend,
+    F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
+{
+    let transaction = Connection::begin(connection).await.map_err(Error::Begin)?;
+    run_once(transaction, f).await
+}
 
 /// Takes a connection from `pool` and begins a transaction on it with `statement`
 /// (`None` for a plain `BEGIN`).

@@ -12,7 +12,8 @@ use sqlx::{Database, Transaction};
 use crate::backend::sealed::Sealed;
 use crate::closure::TransactionFn;
 use crate::error::Error;
-use crate::source::TransactionSource;
+use crate::pooled::run_pooled;
+use crate::source::{Source, TransactionSource, run_lent};
 use crate::span::TransactionSpan;
 
 /// Runs `f` inside a transaction begun on `source`: commits when `f` returns `Ok`,
@@ -67,10 +68,10 @@ use crate::span::TransactionSpan;
 /// # Cancel safety
 ///
 /// Dropping the future rolls the transaction back: a pool connection is rolled back
-/// before it is reused, and `BEGIN` from a pool completes safely in the background. A
-/// connection you lent rolls back on its next use (sqlx queues the `ROLLBACK`), and on
-/// PostgreSQL and MySQL cancelling during `BEGIN` on a lent connection can leave it in
-/// a transaction (see [`TransactionSource`]).
+/// before it is reused, or closed where sqlx could not recover it (see
+/// [`TransactionSource`]). A connection you lent rolls back on its next use (sqlx
+/// queues the `ROLLBACK`), and on PostgreSQL and MySQL cancelling during `BEGIN` on a
+/// lent connection can leave it in a transaction.
 pub fn transaction<'c, S, T, E, F>(
     source: S,
     f: F,
@@ -83,8 +84,10 @@ where
 {
     let span = TransactionSpan::new(<S::Database as Sealed>::BACKEND_NAME);
     span.instrument(async move {
-        let transaction = source.begin_transaction().await.map_err(Error::Begin)?;
-        run_once(transaction, f).await
+        match source.into_source() {
+            Source::Pool(pool) => run_pooled(pool, None, None, f).await,
+            Source::Connection(connection) => run_lent::<S::Database, T, E, F>(connection, f).await,
+        }
     })
 }
 
@@ -98,18 +101,22 @@ where
     F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
 {
     let outcome = catch_panic(f(&mut *transaction)).await;
-    finish(transaction, outcome).await
+    settle(finish(transaction, outcome).await)
 }
 
-/// Commits on `Ok`, rolls back on `Err` and on a panic (which then resumes).
+/// A panic payload, caught in the closure and held until the transaction is rolled back.
+pub(crate) type Panic = Box<dyn Any + Send>;
+
+/// Commits on `Ok`, rolls back on `Err` and on a panic, whose payload comes back as
+/// `Err` for [`settle`] to resume once the caller has done its own cleanup.
 pub(crate) async fn finish<DB, T, E>(
     transaction: Transaction<'_, DB>,
-    outcome: Result<Result<T, E>, Box<dyn Any + Send>>,
-) -> Result<T, Error<E>>
+    outcome: Result<Result<T, E>, Panic>,
+) -> Result<Result<T, Error<E>>, Panic>
 where
     DB: Database,
 {
-    match outcome {
+    Ok(match outcome {
         Ok(Ok(value)) => match transaction.commit().await {
             Ok(()) => Ok(value),
             Err(source) => Err(Error::Commit(source)),
@@ -126,13 +133,21 @@ where
             // locks until its next use. A rollback error is dropped: the panic is the
             // failure the caller must see.
             let _ = transaction.rollback().await;
-            resume_unwind(panic)
+            return Err(panic);
         }
+    })
+}
+
+/// Returns the transaction's result, or resumes the closure's panic.
+pub(crate) fn settle<T, E>(finished: Result<Result<T, Error<E>>, Panic>) -> Result<T, Error<E>> {
+    match finished {
+        Ok(result) => result,
+        Err(panic) => resume_unwind(panic),
     }
 }
 
 /// Awaits `future`, turning a panic inside its `poll` into an `Err` with the payload.
-pub(crate) async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Box<dyn Any + Send>> {
+pub(crate) async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Panic> {
     let mut future = pin!(future);
     std::future::poll_fn(move |cx| {
         // After a panic the future is never polled again, so no broken invariant it

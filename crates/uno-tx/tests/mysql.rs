@@ -22,8 +22,10 @@ struct Fixture {
 impl Fixture {
     async fn new(max_connections: u32) -> Option<Self> {
         let url = server_url(Server::MySql)?;
+        // A connection the pool never gets back fails the test in seconds, not 30.
         let pool = MySqlPoolOptions::new()
             .max_connections(max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(&url)
             .await
             .unwrap();
@@ -108,13 +110,20 @@ async fn cancellation_and_dropped_guards_roll_back() {
     for round in 0..120 {
         let polls = round % 6 + 1;
         if round % 3 == 0 {
-            // The body never runs a query, so the cancellation lands in acquiring,
-            // in BEGIN or in the body's wait: never in the middle of a query, which
-            // sqlx 0.9 cannot recover from on MySQL (see docs/tx.md).
-            let work = transaction(&fx.pool, async |_conn| {
-                std::future::pending::<Result<(), sqlx::Error>>().await
+            // Cancelled anywhere: acquiring, BEGIN, in the middle of an INSERT (after
+            // which sqlx 0.9 can hang releasing a MySQL connection, so uno-tx closes
+            // it) or in COMMIT (which may still commit, but whole).
+            let work = transaction(&fx.pool, async |conn| {
+                fx.insert(conn, "cancelled").await?;
+                tokio::task::yield_now().await;
+                fx.insert(conn, "cancelled").await
             });
-            poll_then_drop(work, polls).await;
+            if poll_then_drop(work, polls).await.is_some() {
+                sqlx::raw_sql(fx.sql("DELETE FROM {table}"))
+                    .execute(&fx.pool)
+                    .await
+                    .unwrap();
+            }
         } else if round % 3 == 1 {
             poll_then_drop(manager.begin(), polls).await;
         } else {
@@ -141,7 +150,9 @@ async fn cancellation_and_dropped_guards_roll_back() {
         [] as [usize; 0],
         "rounds that left a transaction open"
     );
-    assert_eq!(fx.count().await, 0);
+    // A cancellation that lands while COMMIT is in flight may still commit, but never
+    // half a transaction.
+    assert_eq!(fx.count().await % 2, 0, "half a transaction was committed");
     fx.drop_table().await;
 }
 
