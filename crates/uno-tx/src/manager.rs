@@ -153,8 +153,10 @@ impl<DB: Backend> TransactionManager<DB> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future rolls back the current attempt; its connection is rolled back
-    /// before the pool hands it out again.
+    /// Dropping the future rolls back the current attempt, and no further attempt
+    /// starts. Its connection is rolled back before the pool hands it out again, or
+    /// closed where sqlx could not recover it (see
+    /// [`TransactionSource`](crate::TransactionSource)).
     pub fn run<'m, T, E, F>(
         &'m self,
         mut f: F,
