@@ -324,6 +324,33 @@ async fn isolation_and_read_only_reach_the_server() {
 }
 
 #[tokio::test]
+async fn a_timeout_interrupts_a_long_query_and_rolls_back() {
+    let Some(fx) = Fixture::new(2).await else {
+        return;
+    };
+    let manager = TransactionManager::builder(fx.pool.clone())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let result = manager
+        .run(async |conn| {
+            fx.insert(conn, "late").await?;
+            sqlx::query("SELECT pg_sleep(2)")
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        })
+        .await;
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    assert!(!result.unwrap_err().is_retryable());
+    assert_eq!(fx.count().await, 0);
+    let held = fx.settle().await;
+    assert_eq!(fx.idle_in_transaction().await, 0);
+    drop(held);
+    fx.drop_table().await;
+}
+
+#[tokio::test]
 async fn a_begin_mode_is_refused_on_postgres() {
     let Some(fx) = Fixture::new(1).await else {
         return;

@@ -300,6 +300,30 @@ async fn isolation_levels_sqlite_cannot_do_are_refused() {
 }
 
 #[tokio::test]
+async fn a_closed_pool_is_a_begin_error() {
+    let pool = memory_pool().await;
+    let manager = TransactionManager::write(pool.clone());
+    pool.close().await;
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let result = transaction(&pool, async |_conn| {
+        ran.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok::<_, sqlx::Error>(())
+    })
+    .await;
+    assert!(
+        matches!(result, Err(Error::Begin(sqlx::Error::PoolClosed))),
+        "{result:?}"
+    );
+    let result = manager.run(async |_conn| Ok::<_, sqlx::Error>(())).await;
+    assert!(matches!(result, Err(Error::Begin(sqlx::Error::PoolClosed))));
+    assert!(matches!(
+        manager.begin().await,
+        Err(Error::Begin(sqlx::Error::PoolClosed))
+    ));
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test]
 async fn zero_timeout_is_refused() {
     let pool = memory_pool().await;
     let built = TransactionManager::builder(pool)
