@@ -1,0 +1,243 @@
+//! The databases uno-tx runs on, and how each spells `BEGIN`.
+
+use sqlx::{Database, SqlStr};
+
+use crate::options::BeginOptions;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+use crate::options::{AccessMode, IsolationLevel};
+
+/// A database uno-tx can run transactions on: `sqlx::Sqlite` (feature `sqlite`,
+/// default), `sqlx::Postgres` (feature `postgres`) and `sqlx::MySql` (feature `mysql`,
+/// also for MariaDB).
+///
+/// The trait is sealed: what it needs from a backend (how to spell `BEGIN` with an
+/// isolation level, whether its `BEGIN` is safe to cancel) is an implementation detail.
+pub trait Backend: Database + sealed::Sealed {}
+
+pub(crate) mod sealed {
+    use super::{BeginOptions, SqlStr};
+
+    /// The part of [`Backend`](super::Backend) that stays private.
+    pub trait Sealed {
+        /// The backend's name in error messages.
+        const BACKEND_NAME: &'static str;
+
+        /// Whether cancelling sqlx's `BEGIN` can leave the connection inside a
+        /// transaction without anything to roll it back (sqlx issue 4385). On such
+        /// backends a pool connection abandoned during `BEGIN` is closed, or its
+        /// `BEGIN` finished and rolled back in a task (for `Tx`).
+        const BEGIN_IS_CANCEL_UNSAFE: bool;
+
+        /// Whether a query cancelled mid-flight inside a transaction can leave the
+        /// connection unable to be released: with sqlx 0.9 on MySQL, the queued
+        /// `ROLLBACK` and the abandoned result together can hang the pool's check on
+        /// release forever. Such connections are closed instead of returned.
+        const QUERY_IS_CANCEL_UNSAFE: bool;
+
+        /// The statement that begins a transaction with `options`, `None` for sqlx's
+        /// plain `BEGIN`, or the option the backend cannot do.
+        ///
+        /// Only fixed SQL text comes out of here: every piece is a literal chosen by an
+        /// enum, never text from the caller.
+        fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str>;
+    }
+}
+
+/// Joins literal SQL pieces into one statement.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn join(pieces: &[&'static str]) -> SqlStr {
+    use sqlx::SqlSafeStr;
+
+    // Every piece is a `'static` literal from this file, so the joined text is as safe
+    // as the literals.
+    sqlx::AssertSqlSafe(pieces.concat()).into_sql_str()
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn access_mode_sql(access_mode: Option<AccessMode>) -> &'static str {
+    match access_mode {
+        None => "",
+        Some(AccessMode::ReadWrite) => " READ WRITE",
+        Some(AccessMode::ReadOnly) => " READ ONLY",
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Backend for sqlx::Sqlite {}
+
+#[cfg(feature = "sqlite")]
+impl sealed::Sealed for sqlx::Sqlite {
+    const BACKEND_NAME: &'static str = "SQLite";
+    // The SQLite worker rolls back a BEGIN whose caller went away.
+    const BEGIN_IS_CANCEL_UNSAFE: bool = false;
+    const QUERY_IS_CANCEL_UNSAFE: bool = false;
+
+    fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
+        use crate::options::BeginMode;
+        use sqlx::SqlSafeStr;
+
+        match options.isolation_level {
+            None | Some(IsolationLevel::Serializable) => {}
+            Some(IsolationLevel::ReadUncommitted) => {
+                return Err("isolation level READ UNCOMMITTED");
+            }
+            Some(IsolationLevel::ReadCommitted) => return Err("isolation level READ COMMITTED"),
+            Some(IsolationLevel::RepeatableRead) => return Err("isolation level REPEATABLE READ"),
+        }
+        // SQLite has no read-only transactions; read-only work begins deferred so that
+        // it takes no write lock.
+        let begin_mode = options.begin_mode.unwrap_or(match options.access_mode {
+            Some(AccessMode::ReadOnly) => BeginMode::Deferred,
+            Some(AccessMode::ReadWrite) | None => BeginMode::Immediate,
+        });
+        let statement = match begin_mode {
+            BeginMode::Deferred => "BEGIN DEFERRED",
+            BeginMode::Immediate => "BEGIN IMMEDIATE",
+            BeginMode::Exclusive => "BEGIN EXCLUSIVE",
+        };
+        Ok(Some(statement.into_sql_str()))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Backend for sqlx::Postgres {}
+
+#[cfg(feature = "postgres")]
+impl sealed::Sealed for sqlx::Postgres {
+    const BACKEND_NAME: &'static str = "PostgreSQL";
+    const BEGIN_IS_CANCEL_UNSAFE: bool = true;
+    const QUERY_IS_CANCEL_UNSAFE: bool = false;
+
+    fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
+        if options.begin_mode.is_some() {
+            return Err("an SQLite begin mode");
+        }
+        if options.isolation_level.is_none() && options.access_mode.is_none() {
+            return Ok(None);
+        }
+        let isolation = match options.isolation_level {
+            None => "",
+            Some(IsolationLevel::ReadUncommitted) => " ISOLATION LEVEL READ UNCOMMITTED",
+            Some(IsolationLevel::ReadCommitted) => " ISOLATION LEVEL READ COMMITTED",
+            Some(IsolationLevel::RepeatableRead) => " ISOLATION LEVEL REPEATABLE READ",
+            Some(IsolationLevel::Serializable) => " ISOLATION LEVEL SERIALIZABLE",
+        };
+        Ok(Some(join(&[
+            "BEGIN",
+            isolation,
+            access_mode_sql(options.access_mode),
+        ])))
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl Backend for sqlx::MySql {}
+
+#[cfg(feature = "mysql")]
+impl sealed::Sealed for sqlx::MySql {
+    const BACKEND_NAME: &'static str = "MySQL";
+    const BEGIN_IS_CANCEL_UNSAFE: bool = true;
+    const QUERY_IS_CANCEL_UNSAFE: bool = true;
+
+    fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
+        if options.begin_mode.is_some() {
+            return Err("an SQLite begin mode");
+        }
+        if options.isolation_level.is_none() && options.access_mode.is_none() {
+            return Ok(None);
+        }
+        // MySQL sets the isolation level of the next transaction with its own
+        // statement; both go in one round trip.
+        let isolation = match options.isolation_level {
+            None => "",
+            Some(IsolationLevel::ReadUncommitted) => {
+                "SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED; "
+            }
+            Some(IsolationLevel::ReadCommitted) => {
+                "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; "
+            }
+            Some(IsolationLevel::RepeatableRead) => {
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; "
+            }
+            Some(IsolationLevel::Serializable) => "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; ",
+        };
+        Ok(Some(join(&[
+            isolation,
+            "START TRANSACTION",
+            access_mode_sql(options.access_mode),
+        ])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)]
+    use super::*;
+    #[allow(unused_imports)]
+    use crate::options::BeginMode;
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_writers_begin_immediate_and_readers_deferred() {
+        use sealed::Sealed;
+
+        let write = BeginOptions::default();
+        let statement = sqlx::Sqlite::begin_statement(&write).unwrap().unwrap();
+        assert_eq!(statement.as_str(), "BEGIN IMMEDIATE");
+        let read = BeginOptions {
+            access_mode: Some(AccessMode::ReadOnly),
+            ..BeginOptions::default()
+        };
+        let statement = sqlx::Sqlite::begin_statement(&read).unwrap().unwrap();
+        assert_eq!(statement.as_str(), "BEGIN DEFERRED");
+        let repeatable = BeginOptions {
+            isolation_level: Some(IsolationLevel::RepeatableRead),
+            ..BeginOptions::default()
+        };
+        assert!(sqlx::Sqlite::begin_statement(&repeatable).is_err());
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_statements() {
+        use sealed::Sealed;
+
+        assert!(
+            sqlx::Postgres::begin_statement(&BeginOptions::default())
+                .unwrap()
+                .is_none()
+        );
+        let options = BeginOptions {
+            isolation_level: Some(IsolationLevel::Serializable),
+            access_mode: Some(AccessMode::ReadOnly),
+            begin_mode: None,
+        };
+        let statement = sqlx::Postgres::begin_statement(&options).unwrap().unwrap();
+        assert_eq!(
+            statement.as_str(),
+            "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
+        );
+        let sqlite_only = BeginOptions {
+            begin_mode: Some(BeginMode::Immediate),
+            ..BeginOptions::default()
+        };
+        assert!(sqlx::Postgres::begin_statement(&sqlite_only).is_err());
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_statements() {
+        use sealed::Sealed;
+
+        let options = BeginOptions {
+            isolation_level: Some(IsolationLevel::Serializable),
+            access_mode: Some(AccessMode::ReadWrite),
+            begin_mode: None,
+        };
+        let statement = sqlx::MySql::begin_statement(&options).unwrap().unwrap();
+        assert_eq!(
+            statement.as_str(),
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE; START TRANSACTION READ WRITE"
+        );
+    }
+}

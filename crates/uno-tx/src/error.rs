@@ -1,0 +1,195 @@
+//! The crate's error type and the trait that lets it find database errors.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::classify::is_retryable;
+
+/// What can go wrong around a transaction.
+///
+/// `E` is the error type of the caller's closure; it defaults to [`sqlx::Error`], the
+/// common case, so `uno_tx::Error` alone names the error of a closure that only runs
+/// queries. The caller's own error always comes back unchanged in [`Error::Aborted`]
+/// (or beside a failed rollback in [`Error::Rollback`]); use [`Error::closure_error`]
+/// or [`Error::into_closure_error`] to get at it without matching both.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error<E = sqlx::Error> {
+    /// No transaction could be started: the pool gave no connection, or `BEGIN` failed.
+    /// Nothing ran.
+    #[error(
+        "could not begin a transaction: {0}; check that the database is reachable and the pool is not exhausted"
+    )]
+    Begin(#[source] sqlx::Error),
+
+    /// The closure returned `Err`; the transaction was rolled back.
+    #[error("the transaction was rolled back because its closure failed: {0}")]
+    Aborted(#[source] E),
+
+    /// `COMMIT` failed. When [`is_retryable`] says the error is a serialization failure
+    /// or deadlock, the database rolled the transaction back; for any other error
+    /// (such as a broken connection) the outcome is unknown, and the work must not be
+    /// re-run blindly.
+    #[error(
+        "committing the transaction failed: {0}; unless this is a serialization failure or deadlock, the outcome is unknown"
+    )]
+    Commit(#[source] sqlx::Error),
+
+    /// `ROLLBACK` failed, after the closure failed (`aborted` holds its error) or when a
+    /// [`Tx`](crate::Tx) was rolled back explicitly. A pool connection is tested
+    /// before it is reused and closed if it is broken.
+    #[error("{}", RollbackMessage { aborted: aborted.as_ref(), source })]
+    Rollback {
+        /// The closure's error that caused the rollback, if any.
+        aborted: Option<E>,
+        /// Why the rollback failed.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The transaction did not finish within the manager's timeout; it was rolled back.
+    #[error(
+        "the transaction did not finish within {limit:?} and was rolled back; raise the timeout or shorten the transaction"
+    )]
+    Timeout {
+        /// The configured timeout.
+        limit: Duration,
+    },
+
+    /// A [`TransactionManager`](crate::TransactionManager) option is out of range, such
+    /// as a zero timeout.
+    #[error("invalid transaction manager option: {reason}")]
+    Invalid {
+        /// What is wrong, and what to do instead.
+        reason: &'static str,
+    },
+
+    /// The backend cannot run a transaction with the requested option.
+    #[error("{backend} cannot run transactions with {option}; choose an option it supports")]
+    Unsupported {
+        /// The option, such as `isolation level REPEATABLE READ`.
+        option: &'static str,
+        /// The backend, such as `SQLite`.
+        backend: &'static str,
+    },
+}
+
+impl<E> Error<E> {
+    /// The closure's own error, if the transaction failed because of it.
+    pub fn closure_error(&self) -> Option<&E> {
+        match self {
+            Error::Aborted(error) => Some(error),
+            Error::Rollback { aborted, .. } => aborted.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Turns this into the closure's own error, if the transaction failed because of it.
+    pub fn into_closure_error(self) -> Option<E> {
+        match self {
+            Error::Aborted(error) => Some(error),
+            Error::Rollback { aborted, .. } => aborted,
+            _ => None,
+        }
+    }
+
+    /// Whether running the transaction again may succeed: the failure was a
+    /// serialization failure, a deadlock or a busy database (see [`is_retryable`]).
+    ///
+    /// A commit that failed for any other reason has an unknown outcome and is never
+    /// retryable.
+    pub fn is_retryable(&self) -> bool
+    where
+        E: AsSqlxError,
+    {
+        self.as_sqlx_error().is_some_and(is_retryable)
+    }
+}
+
+/// An error that may hold a [`sqlx::Error`], so that a retrying
+/// [`TransactionManager`](crate::TransactionManager) can tell a serialization failure
+/// raised inside the closure from the caller's other errors.
+///
+/// Implemented for [`sqlx::Error`], for [`Error`] and for boxed errors (which are
+/// searched along their [`source`](std::error::Error::source) chain). Implement it for
+/// your own error type by returning its database variant:
+///
+/// ```
+/// use uno_tx::AsSqlxError;
+///
+/// #[derive(Debug)]
+/// enum AppError {
+///     Database(sqlx::Error),
+///     InsufficientFunds,
+/// }
+///
+/// impl AsSqlxError for AppError {
+///     fn as_sqlx_error(&self) -> Option<&sqlx::Error> {
+///         match self {
+///             AppError::Database(error) => Some(error),
+///             AppError::InsufficientFunds => None,
+///         }
+///     }
+/// }
+/// # assert!(AppError::InsufficientFunds.as_sqlx_error().is_none());
+/// ```
+pub trait AsSqlxError {
+    /// The database error inside `self`, if there is one.
+    fn as_sqlx_error(&self) -> Option<&sqlx::Error>;
+}
+
+impl AsSqlxError for sqlx::Error {
+    fn as_sqlx_error(&self) -> Option<&sqlx::Error> {
+        Some(self)
+    }
+}
+
+impl<E: AsSqlxError> AsSqlxError for Error<E> {
+    fn as_sqlx_error(&self) -> Option<&sqlx::Error> {
+        match self {
+            Error::Begin(source) | Error::Commit(source) => Some(source),
+            Error::Aborted(error) => error.as_sqlx_error(),
+            Error::Rollback { aborted, source } => aborted
+                .as_ref()
+                .and_then(AsSqlxError::as_sqlx_error)
+                .or(Some(source)),
+            Error::Timeout { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => None,
+        }
+    }
+}
+
+impl AsSqlxError for Box<dyn std::error::Error + Send + Sync + 'static> {
+    fn as_sqlx_error(&self) -> Option<&sqlx::Error> {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self.as_ref());
+        while let Some(error) = current {
+            if let Some(found) = error.downcast_ref::<sqlx::Error>() {
+                return Some(found);
+            }
+            current = error.source();
+        }
+        None
+    }
+}
+
+/// Formats [`Error::Rollback`], which reads differently with and without a closure error.
+struct RollbackMessage<'a, E> {
+    aborted: Option<&'a E>,
+    source: &'a sqlx::Error,
+}
+
+impl<E: fmt::Display> fmt::Display for RollbackMessage<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.aborted {
+            Some(aborted) => write!(
+                f,
+                "the transaction's closure failed ({aborted}) and rolling back failed too: {}; the pool checks the connection before reusing it",
+                self.source
+            ),
+            None => write!(
+                f,
+                "rolling back the transaction failed: {}; the pool checks the connection before reusing it",
+                self.source
+            ),
+        }
+    }
+}

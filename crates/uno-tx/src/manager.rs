@@ -1,0 +1,370 @@
+//! `TransactionManager`: transactions with options, timeouts and retries, over a pool.
+
+#[cfg(feature = "retry")]
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use sqlx::{Database, Pool, SqlStr};
+#[cfg(feature = "retry")]
+use uno_retry::RetryPolicy;
+
+use crate::backend::Backend;
+use crate::closure::TransactionFnMut;
+use crate::error::{AsSqlxError, Error};
+use crate::options::{AccessMode, BeginMode, BeginOptions, IsolationLevel};
+use crate::pooled::run_pooled;
+use crate::source::begin_on_pool;
+use crate::span::TransactionSpan;
+use crate::tx::Tx;
+
+/// Runs transactions on a pool, all begun the same way: the seed's
+/// `create_write_transaction_manager(session_factory)`.
+///
+/// [`TransactionManager::write`] and [`TransactionManager::read_only`] cover the common
+/// cases; [`TransactionManager::builder`] sets the isolation level, the access mode,
+/// SQLite's begin mode, a timeout and (with the `retry` feature) a retry policy for
+/// serialization failures and deadlocks. Then [`run`](TransactionManager::run) a closure
+/// in a transaction, or [`begin`](TransactionManager::begin) one and commit it yourself.
+///
+/// Cloning is cheap: the pool is shared.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sqlx::SqlitePool;
+/// use uno_tx::TransactionManager;
+///
+/// let pool = SqlitePool::connect("sqlite::memory:").await?;
+/// let manager = TransactionManager::write(pool); // BEGIN IMMEDIATE on SQLite
+///
+/// manager
+///     .run(async |conn| {
+///         sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut *conn).await?;
+///         sqlx::query("INSERT INTO t VALUES (1)").execute(&mut *conn).await
+///     })
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TransactionManager<DB: Database> {
+    pool: Pool<DB>,
+    options: BeginOptions,
+    /// The `BEGIN` statement, built once from `options`; `None` for a plain `BEGIN`.
+    statement: Option<SqlStr>,
+    timeout: Option<Duration>,
+    #[cfg(feature = "retry")]
+    retry: Option<RetryPolicy<Infallible>>,
+}
+
+// Not derived: that would require `DB: Clone`, which database markers are not.
+impl<DB: Database> Clone for TransactionManager<DB> {
+    fn clone(&self) -> Self {
+        TransactionManager {
+            pool: self.pool.clone(),
+            options: self.options,
+            statement: self.statement.clone(),
+            timeout: self.timeout,
+            #[cfg(feature = "retry")]
+            retry: self.retry.clone(),
+        }
+    }
+}
+
+/// Sets up a [`TransactionManager`]; made by [`TransactionManager::builder`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct TransactionManagerBuilder<DB: Database> {
+    pool: Pool<DB>,
+    options: BeginOptions,
+    timeout: Option<Duration>,
+    #[cfg(feature = "retry")]
+    retry: Option<RetryPolicy<Infallible>>,
+}
+
+impl<DB: Backend> TransactionManager<DB> {
+    /// A manager for transactions that write, with the backend's defaults: the server's
+    /// isolation level, and `BEGIN IMMEDIATE` on SQLite so that writers queue at `BEGIN`
+    /// instead of failing later with `SQLITE_BUSY_SNAPSHOT`.
+    pub fn write(pool: Pool<DB>) -> Self {
+        Self::with_defaults(pool, None)
+    }
+
+    /// A manager for read-only transactions: `READ ONLY` on PostgreSQL and MySQL (where
+    /// writes are then refused), a deferred `BEGIN` on SQLite (where they are not).
+    pub fn read_only(pool: Pool<DB>) -> Self {
+        Self::with_defaults(pool, Some(AccessMode::ReadOnly))
+    }
+
+    /// A builder for a manager with options, starting from [`TransactionManager::write`]'s
+    /// defaults.
+    pub fn builder(pool: Pool<DB>) -> TransactionManagerBuilder<DB> {
+        TransactionManagerBuilder {
+            pool,
+            options: BeginOptions::default(),
+            timeout: None,
+            #[cfg(feature = "retry")]
+            retry: None,
+        }
+    }
+
+    fn with_defaults(pool: Pool<DB>, access_mode: Option<AccessMode>) -> Self {
+        let options = BeginOptions {
+            access_mode,
+            ..BeginOptions::default()
+        };
+        // Every backend supports its default options, so this cannot fail; a failure
+        // would be a bug in `Backend::begin_statement`.
+        let statement = DB::begin_statement(&options).unwrap_or_else(|option| {
+            unreachable!("{} rejected its defaults: {option}", DB::BACKEND_NAME)
+        });
+        TransactionManager {
+            pool,
+            options,
+            statement,
+            timeout: None,
+            #[cfg(feature = "retry")]
+            retry: None,
+        }
+    }
+
+    /// Runs `f` in a transaction: commits on `Ok`, rolls back on `Err`, on panic (which
+    /// then resumes) and when the returned future is dropped.
+    ///
+    /// With a retry policy (feature `retry`), a failure that [`Error::is_retryable`]
+    /// accepts (a serialization failure, deadlock or busy database, raised by a query
+    /// in `f`, by `BEGIN` or by `COMMIT`) rolls back and runs `f` again in a new
+    /// transaction, so `f` must be callable more than once: see
+    /// [`TransactionFnMut`](crate::TransactionFnMut) for what it may capture. The
+    /// timeout, if set, applies to each attempt.
+    ///
+    /// # Errors
+    ///
+    /// As [`transaction`](crate::transaction), plus [`Error::Timeout`] when `BEGIN` and
+    /// `f` together take longer than the timeout. After the last attempt, its error is
+    /// returned.
+    ///
+    /// # Panics
+    ///
+    /// When `f` panics, the transaction is rolled back and then the panic resumes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls back the current attempt, and no further attempt
+    /// starts. Its connection is rolled back before the pool hands it out again, or
+    /// closed where sqlx could not recover it (see
+    /// [`TransactionSource`](crate::TransactionSource)).
+    pub fn run<'m, T, E, F>(
+        &'m self,
+        mut f: F,
+    ) -> impl Future<Output = Result<T, Error<E>>> + Send + 'm
+    where
+        F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>> + Send + 'm,
+        T: Send + 'm,
+        E: AsSqlxError + Send + 'm,
+    {
+        let span = TransactionSpan::new(DB::BACKEND_NAME);
+        span.clone().instrument(async move {
+            #[cfg(feature = "retry")]
+            if let Some(policy) = &self.retry {
+                return self.run_with_retry(policy, &span, f).await;
+            }
+            self.attempt(&mut f).await
+        })
+    }
+
+    /// Begins a transaction and hands it over as a [`Tx`] guard that rolls back unless
+    /// committed. The timeout and retry policy do not apply: they belong to
+    /// [`run`](TransactionManager::run), which owns the whole attempt.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Begin`] when no connection or no `BEGIN` could be had.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a transaction begun for a caller that went away is rolled back
+    /// before its connection returns to the pool.
+    pub async fn begin(&self) -> Result<Tx<DB>, Error> {
+        let transaction = begin_on_pool(&self.pool, self.statement.clone())
+            .await
+            .map_err(Error::Begin)?;
+        Ok(Tx::new(transaction))
+    }
+
+    /// The pool transactions run on.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// The isolation level transactions begin with; `None` for the server's default.
+    pub fn isolation_level(&self) -> Option<IsolationLevel> {
+        self.options.isolation_level
+    }
+
+    /// The access mode transactions begin with; `None` for the server's default.
+    pub fn access_mode(&self) -> Option<AccessMode> {
+        self.options.access_mode
+    }
+
+    /// The time each attempt may take, if limited.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The retry policy that re-runs failed attempts, if any.
+    #[cfg(feature = "retry")]
+    pub fn retry_policy(&self) -> Option<&RetryPolicy<Infallible>> {
+        self.retry.as_ref()
+    }
+
+    /// Runs attempts until one succeeds, fails for a reason that is not retryable, or
+    /// the policy gives up; returns that attempt's outcome.
+    #[cfg(feature = "retry")]
+    async fn run_with_retry<T, E, F>(
+        &self,
+        policy: &RetryPolicy<Infallible>,
+        span: &TransactionSpan,
+        f: F,
+    ) -> Result<T, Error<E>>
+    where
+        F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>> + Send,
+        T: Send,
+        E: AsSqlxError + Send,
+    {
+        // Each attempt needs `&mut f`, which a future returned by an `FnMut` cannot
+        // borrow from the closure itself; attempts never overlap, so the lock is never
+        // contended.
+        let f = tokio::sync::Mutex::new(f);
+        let mut number = 0_u32;
+        // The attempts report their failures as `Ok` values, so that the policy sees
+        // and returns the whole `Error<E>`; `retry_if_ok` picks the retryable ones.
+        let outcome = policy
+            .run(|| {
+                number += 1;
+                let attempt = number;
+                let f = &f;
+                span.record_attempt(attempt);
+                async move {
+                    let mut f = f.lock().await;
+                    Ok::<_, Infallible>(self.attempt(&mut *f).await)
+                }
+            })
+            .retry_if_ok(|outcome: &Result<T, Error<E>>| {
+                outcome.as_ref().is_err_and(Error::is_retryable)
+            })
+            .await;
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        }
+    }
+
+    /// One attempt: begin, run `f`, commit or roll back.
+    async fn attempt<T, E, F>(&self, f: &mut F) -> Result<T, Error<E>>
+    where
+        F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>>,
+    {
+        run_pooled(&self.pool, self.statement.clone(), self.timeout, f).await
+    }
+}
+
+impl<DB: Backend> TransactionManagerBuilder<DB> {
+    /// Begins transactions at this isolation level. SQLite only accepts
+    /// [`IsolationLevel::Serializable`]; [`build`](Self::build) reports the others.
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.options.isolation_level = Some(level);
+        self
+    }
+
+    /// Begins transactions read-only or read-write (see [`AccessMode`] for what each
+    /// backend does with it).
+    pub fn access_mode(mut self, mode: AccessMode) -> Self {
+        self.options.access_mode = Some(mode);
+        self
+    }
+
+    /// SQLite's `BEGIN` mode; by default `IMMEDIATE` for writers and `DEFERRED` for
+    /// read-only managers. Other backends have none, and [`build`](Self::build) reports
+    /// it.
+    pub fn begin_mode(mut self, mode: BeginMode) -> Self {
+        self.options.begin_mode = Some(mode);
+        self
+    }
+
+    /// Limits how long each attempt of [`run`](TransactionManager::run) may take from
+    /// `BEGIN` to the end of the closure; past it the transaction is rolled back with
+    /// [`Error::Timeout`]. Must not be zero.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// Re-runs the whole transaction (a new `BEGIN`, the closure, `COMMIT`) when an
+    /// attempt fails with an error that [`Error::is_retryable`] accepts: a
+    /// serialization failure, deadlock, lock wait timeout or busy database, whether
+    /// raised by `BEGIN`, by a query in the closure or by `COMMIT`. Nothing else is
+    /// retried: not the closure's other errors, not timeouts, and never a `COMMIT` that
+    /// failed with an unknown outcome.
+    ///
+    /// The policy decides how often and how long to wait (its strategy, jitter,
+    /// `max_attempts`, `max_elapsed` and budget); its error type is
+    /// [`Infallible`] because uno-tx, not the policy, decides what is retryable, so its
+    /// `retry_if`, `notify` and `delay_hint` hooks are never called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_retry::RetryPolicy;
+    /// use uno_tx::TransactionManager;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let policy = RetryPolicy::exponential(Duration::from_millis(5))
+    ///     .max_attempts(5)
+    ///     .max_delay(Duration::from_millis(200))
+    ///     .build()?;
+    /// let manager = TransactionManager::builder(pool).retry(policy).build()?;
+    /// # let _ = manager;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "retry")]
+    pub fn retry(mut self, policy: RetryPolicy<Infallible>) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Checks the options against the backend and makes the manager.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for an option the backend cannot do (an isolation level
+    /// other than `SERIALIZABLE` on SQLite, a begin mode elsewhere), and
+    /// [`Error::Invalid`] for a zero timeout.
+    pub fn build(self) -> Result<TransactionManager<DB>, Error> {
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(Error::Invalid {
+                reason: "the timeout is zero, so every transaction would time out; use a positive duration",
+            });
+        }
+        let statement =
+            DB::begin_statement(&self.options).map_err(|option| Error::Unsupported {
+                option,
+                backend: DB::BACKEND_NAME,
+            })?;
+        Ok(TransactionManager {
+            pool: self.pool,
+            options: self.options,
+            statement,
+            timeout: self.timeout,
+            #[cfg(feature = "retry")]
+            retry: self.retry,
+        })
+    }
+}
