@@ -1,0 +1,295 @@
+//! End-to-end tests of the demo: run the `orders` example as a child process, on
+//! SQLite and on PostgreSQL, and interrupt it with real signals.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sqlx::Connection;
+
+/// A child stuck longer than this fails the test instead of hanging it.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// The `orders` example, built next to this test (`cargo test` and `cargo nextest`
+/// build a package's examples with its tests; a filtered build falls back to cargo).
+fn orders_binary() -> PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let binary = profile_dir.join("examples").join("orders");
+    if !binary.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "uno-demo", "--example", "orders"])
+            .env(
+                "CARGO_TARGET_DIR",
+                profile_dir.parent().expect("target dir"),
+            )
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the orders example failed");
+    }
+    binary
+}
+
+/// A running demo whose stdout lines arrive on a channel.
+struct Demo {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Demo {
+    fn start(args: &[&str]) -> Demo {
+        let mut child = Command::new(orders_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the demo starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Demo {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line that starts with `prefix`.
+    fn wait_for(&mut self, prefix: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(WATCHDOG) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "no line starting with {prefix:?}; output so far:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the demo to exit; returns its status and whole output.
+    fn finish(mut self) -> (ExitStatus, String) {
+        let (sender, done) = mpsc::channel();
+        let mut child = self.child;
+        let waiter = std::thread::spawn(move || {
+            let status = child.wait().expect("wait for the demo");
+            let _ = sender.send(());
+            status
+        });
+        if done.recv_timeout(WATCHDOG).is_err() {
+            panic!(
+                "the demo did not exit; output so far:\n{}",
+                self.seen.join("\n")
+            );
+        }
+        let status = waiter.join().expect("waiter thread");
+        self.seen.extend(self.lines.try_iter());
+        (status, self.seen.join("\n"))
+    }
+}
+
+/// The number in the summary row `| name | value |`.
+fn summary_value(output: &str, name: &str) -> i64 {
+    output
+        .lines()
+        .find(|line| line.starts_with(&format!("| {name} ")))
+        .and_then(|line| line.split('|').nth(2))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no summary row {name:?} in:\n{output}"))
+}
+
+/// Orders, payments and partial rows in the demo's tables.
+async fn database_counts(url: &str) -> (i64, i64, i64) {
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    let mut count = async |sql: &'static str| -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(&mut conn)
+            .await
+            .expect("count query");
+        n
+    };
+    let orders = count("SELECT COUNT(*) FROM uno_demo_orders").await;
+    let payments = count("SELECT COUNT(*) FROM uno_demo_payments").await;
+    let partial = count(
+        "SELECT COUNT(*) FROM uno_demo_orders o LEFT JOIN uno_demo_payments p \
+         ON p.order_id = o.id WHERE p.order_id IS NULL",
+    )
+    .await;
+    (orders, payments, partial)
+}
+
+fn sqlite_url(name: &str) -> (tempdir::Dir, String) {
+    let dir = tempdir::Dir::new(name);
+    let url = format!("sqlite://{}?mode=rwc", dir.path.join("orders.db").display());
+    (dir, url)
+}
+
+/// A temporary directory removed on drop.
+mod tempdir {
+    use std::path::PathBuf;
+
+    pub(crate) struct Dir {
+        pub(crate) path: PathBuf,
+    }
+
+    impl Dir {
+        pub(crate) fn new(name: &str) -> Dir {
+            let path =
+                std::env::temp_dir().join(format!("uno-demo-test-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).expect("create temp dir");
+            Dir { path }
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn assert_run_matches_database(output: &str, counts: (i64, i64, i64)) {
+    let done = summary_value(output, "orders done");
+    let (orders, payments, partial) = counts;
+    assert_eq!(
+        orders, done,
+        "orders in the database vs reported done\n{output}"
+    );
+    assert_eq!(
+        payments, done,
+        "payments in the database vs reported done\n{output}"
+    );
+    assert_eq!(partial, 0, "orders without payment\n{output}");
+}
+
+#[tokio::test]
+async fn demo_on_sqlite_writes_exactly_the_orders_done() {
+    sqlx::any::install_default_drivers();
+    let (_dir, url) = sqlite_url("sqlite");
+    let mut demo = Demo::start(&[
+        "--orders",
+        "300",
+        "--latency-ms",
+        "1",
+        "--fail-rate",
+        "0.2",
+        "--db",
+        &url,
+    ]);
+    demo.wait_for("processing 300 orders");
+    let (status, output) = demo.finish();
+    assert!(status.success(), "{status}\n{output}");
+    assert!(
+        output.contains("check: the database holds exactly"),
+        "{output}"
+    );
+    let done = summary_value(&output, "orders done");
+    let failed = summary_value(&output, "orders failed");
+    assert_eq!(
+        done + failed,
+        300,
+        "every order is done or failed\n{output}"
+    );
+    assert!(
+        summary_value(&output, "payment retries") > 0,
+        "a 20% failure rate needs retries\n{output}"
+    );
+    assert_run_matches_database(&output, database_counts(&url).await);
+}
+
+#[tokio::test]
+async fn demo_on_postgres_writes_exactly_the_orders_done() {
+    let Some(url) = uno_testkit::server_url(uno_testkit::Server::Postgres) else {
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let mut demo = Demo::start(&["--orders", "300", "--latency-ms", "1", "--db", &url]);
+    demo.wait_for("processing 300 orders");
+    let (status, output) = demo.finish();
+    assert!(status.success(), "{status}\n{output}");
+    assert_run_matches_database(&output, database_counts(&url).await);
+}
+
+#[tokio::test]
+async fn first_sigint_drains_and_leaves_no_partial_order() {
+    sqlx::any::install_default_drivers();
+    let (_dir, url) = sqlite_url("sigint");
+    let mut demo = Demo::start(&["--orders", "1000000", "--latency-ms", "2", "--db", &url]);
+    // The second progress line comes a second in, when orders have been written.
+    demo.wait_for("progress:");
+    demo.wait_for("progress:");
+    demo.signal("INT");
+    demo.wait_for("shutdown requested");
+    let (status, output) = demo.finish();
+    assert!(
+        status.success(),
+        "a drained run exits 0: {status}\n{output}"
+    );
+    assert!(summary_value(&output, "orders not started") > 0, "{output}");
+    assert!(summary_value(&output, "orders done") > 0, "{output}");
+    assert!(
+        output.contains("check: the database holds exactly"),
+        "{output}"
+    );
+    assert_run_matches_database(&output, database_counts(&url).await);
+}
+
+#[tokio::test]
+async fn second_sigint_forces_exit_with_130() {
+    use std::os::unix::process::ExitStatusExt;
+
+    sqlx::any::install_default_drivers();
+    let (_dir, url) = sqlite_url("force");
+    // Slow payments keep the drain going long enough for the second signal.
+    let mut demo = Demo::start(&["--orders", "1000000", "--latency-ms", "3000", "--db", &url]);
+    demo.wait_for("progress:");
+    demo.signal("INT");
+    demo.wait_for("shutdown requested");
+    demo.signal("INT");
+    let (status, output) = demo.finish();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{status:?} (signal {:?})\n{output}",
+        status.signal()
+    );
+    // Whatever was committed before the forced exit is whole.
+    let (orders, payments, partial) = database_counts(&url).await;
+    assert_eq!(
+        (orders, partial),
+        (payments, 0),
+        "no partial order after a forced exit"
+    );
+}
