@@ -32,3 +32,7 @@ pub use crate::batch::{AsyncBatcher, BatchError};
 #[cfg(feature = "taskgroup")]
 #[doc(no_inline)]
 pub use crate::taskgroup::{GroupError, SpawnError, Spawner, TaskError, TaskGroup, TaskId};
+
+#[cfg(feature = "tx")]
+#[doc(no_inline)]
+pub use crate::tx::{TransactionManager, transaction};
