@@ -179,6 +179,10 @@ fn advisory_db_reachable() -> bool {
         match child.try_wait() {
             Ok(Some(status)) => return status.success(),
             Ok(None) if Instant::now() < deadline => {
+                #[expect(
+                    clippy::disallowed_methods,
+                    reason = "xtask is synchronous: no runtime thread to block"
+                )]
                 std::thread::sleep(Duration::from_millis(200));
             }
             _ => {

@@ -1,4 +1,8 @@
 //! `max_pending` bounds queued items; `max_concurrent_batches` bounds running batches.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

@@ -1,5 +1,9 @@
 //! Callers that go away: before their batch starts they are removed and never sent;
 //! after it started they do not disturb the others.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

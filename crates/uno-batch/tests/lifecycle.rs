@@ -1,4 +1,8 @@
 //! `flush`, `close`, dropping the last handle, a runtime shutting down, and building.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

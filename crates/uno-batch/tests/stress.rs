@@ -1,6 +1,10 @@
 //! 100,000 items from 64 tasks with random cancellations: every surviving caller gets
 //! exactly f(its item), nothing is sent twice, and items cancelled before they could
 //! be sent never reach the operation.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};

@@ -1,4 +1,8 @@
 //! When a batch is sent: size, time, a lone item, and a zero wait time.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

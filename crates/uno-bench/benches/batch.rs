@@ -4,6 +4,10 @@
 //! Scenario: 100,000 items from 8 producer tasks, each keeping all its items in flight
 //! at once, with `max_batch_size` 100 and a batch operation that does no work, so what
 //! is measured is the batcher's own cost per item. Reported as items per second.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the baselines are what users write by hand with bare tasks"
+)]
 
 use std::convert::Infallible;
 use std::hint::black_box;

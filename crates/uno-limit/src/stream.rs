@@ -160,6 +160,10 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         while this.tasks.len() < *this.limit {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "each item's task is owned by this stream and aborted when it is dropped"
+            )]
             match this.stream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => this
                     .tasks

@@ -1,5 +1,9 @@
 //! Behaviour of `AdaptiveLimiter`: reports move the limit, a lower limit takes
 //! effect as permits come back, bounds, cancellation and closing.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::time::Duration;
 

@@ -1,5 +1,9 @@
 //! Behaviour of `KeyedLimiter`: per-key bounds, independence of keys, cleanup of idle
 //! keys, cancellation and closing.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

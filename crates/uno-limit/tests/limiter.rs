@@ -1,5 +1,9 @@
 //! Behaviour of the fixed `Limiter`: the bound, fairness, cancellation, panics,
 //! closing and the full policies.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,8 @@
 //! Behaviour of `Managed`: initialise once, clean up exactly once on every exit path.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

@@ -1,4 +1,8 @@
 //! Behaviour of `ResourcePool`: bounded size, timeouts, health checks, cleanup on close.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

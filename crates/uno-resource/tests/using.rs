@@ -1,4 +1,8 @@
 //! Behaviour of `using`: the body runs between initialize and cleanup, whatever happens.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod common;
 

@@ -1,4 +1,8 @@
 //! The policy and its futures have the traits callers and other crates rely on.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::fmt::Debug;
 use std::io;

@@ -1,4 +1,8 @@
 //! How many calls a run makes, and what it returns when it stops.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

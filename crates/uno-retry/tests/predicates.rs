@@ -1,5 +1,9 @@
 //! What is retried: error predicates, `Ok` values, Retry-After hints, and what the
 //! notify hook sees.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::io::{Error, ErrorKind};
 use std::sync::atomic::{AtomicU32, Ordering};

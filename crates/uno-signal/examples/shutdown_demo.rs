@@ -20,6 +20,10 @@
 //! It prints `ready pid=<pid>` once it listens, `worker: cleaning up` when the
 //! shutdown begins, `worker: cleanup done` when its cleanup ends, and the report.
 //! It exits with 0 when all work finished, 1 otherwise.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the example plays a standalone program"
+)]
 
 use std::process::ExitCode;
 use std::time::Duration;

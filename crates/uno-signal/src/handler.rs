@@ -75,6 +75,10 @@ where
     let (stream, registration) = platform::listen(&[signal])?;
     let stop = CancellationToken::new();
     let failures = Arc::new(Mutex::new(FailureLog::default()));
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the listener task is owned by the SignalHandle, which aborts it on drop or close"
+    )]
     let task = tokio::spawn(listen(
         stream,
         handler,

@@ -213,6 +213,10 @@ impl Shutdown {
             armed: Arc::new(AtomicBool::new(false)),
         });
         registration.add_forced_exit(&builder.signals, builder.force_exit, &state.armed)?;
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the listener task is owned by the Shutdown, which aborts it on drop"
+        )]
         let listener = tokio::spawn(listen(stream, Arc::clone(&state), builder.force_exit));
         Ok(Shutdown {
             state,

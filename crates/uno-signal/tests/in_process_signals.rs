@@ -6,7 +6,10 @@
 //! a listener (which would end it: uno gives signals back their default action).
 //! Tests that share a binary under `cargo test` run on threads of one process, so
 //! each holds `SERIAL` to keep its signals away from the others' listeners.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 #![cfg(unix)]
 
 use std::sync::Arc;

@@ -1,4 +1,8 @@
 //! Shutdown behaviour driven by `trigger()`, with virtual time: no real signals here.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -285,6 +285,10 @@ impl<T, E> Shared<T, E> {
         );
         #[cfg(not(feature = "tracing"))]
         let _ = id;
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "this is the group's own spawn: the task is tracked and aborted by the group"
+        )]
         match runtime {
             None => tokio::spawn(task).abort_handle(),
             Some(runtime) => runtime.spawn(task).abort_handle(),

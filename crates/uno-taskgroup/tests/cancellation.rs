@@ -1,4 +1,8 @@
 //! Cancellation: dropping, `cancel()`, tokens, the grace period, refused spawns.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 
 mod support;
 

@@ -1,5 +1,8 @@
 //! Behaviour of transactions on SQLite, in memory and in files.
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn bare tasks to stand for independent callers and to watch cancellation from outside"
+)]
 #![cfg(feature = "sqlite")]
 
 mod common;
