@@ -59,6 +59,20 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         doc.env("RUSTDOCFLAGS", "-D warnings");
         step("rustdoc (warnings denied)", doc)?;
         features()?;
+        // Benchmarks are built (in the dev profile, to stay cheap) but never timed here.
+        step(
+            "benchmarks build (not timed)",
+            cargo(&[
+                "build",
+                "-p",
+                "uno-bench",
+                "--benches",
+                "--all-features",
+                "--profile",
+                "dev",
+                "--locked",
+            ]),
+        )?;
         deny()?;
     }
     println!(
