@@ -95,7 +95,6 @@ struct Queued {
 /// Work to do once the state lock is released: aborting tasks and dropping queued
 /// futures both end tasks, whose guards take the lock again.
 #[must_use]
-#[derive(Default)]
 struct Teardown {
     abort: Vec<AbortHandle>,
     queued: VecDeque<Queued>,
@@ -193,6 +192,9 @@ impl<T, E> Shared<T, E> {
         // lock is not held while tokio runs (a runtime that is shutting down drops the
         // future, and so its guard, right inside `spawn`), and a task that ends before
         // its handle is attached simply frees its slot.
+        // The token has a lock of its own: look at it before taking the group's, so
+        // that the two are never held together.
+        let token_cancelled = self.token.is_cancelled();
         let mut state = self.lock();
         if state.finished {
             return Err(SpawnError::Finished);
@@ -200,7 +202,7 @@ impl<T, E> Shared<T, E> {
         if state.failed {
             return Err(SpawnError::Failed);
         }
-        if state.cancel_requested || self.token.is_cancelled() {
+        if state.cancel_requested || token_cancelled {
             return Err(SpawnError::Cancelled);
         }
         let id = TaskId::new(state.next_id);
@@ -240,32 +242,43 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Starts queued tasks while slots are free and the group is not cancelling.
-    fn start_queued(&self) {
+    /// Starts `first` (a queued task already counted as running), then further queued
+    /// tasks while slots are free and the group is not cancelling.
+    fn start_queued(&self, mut first: Option<Queued>) {
         let Some(runtime) = self.runtime.get() else {
             return;
         };
+        // A recursive call (see `STARTING_QUEUED`) never gets a task to start:
+        // `complete` pops none while this thread is starting queued tasks.
         if STARTING_QUEUED.replace(true) {
             return;
         }
         let _reset = ResetOnDrop;
         loop {
-            let next = {
-                let mut state = self.lock();
-                match self.next_queued(&mut state) {
-                    Some(next) => next,
-                    None => break,
+            let next = match first.take() {
+                Some(next) => next,
+                None => {
+                    // A cancelled token stops queued tasks even before the owner
+                    // notices it. Its lock is never taken under the group's.
+                    if self.token.is_cancelled() {
+                        break;
+                    }
+                    let mut state = self.lock();
+                    match Self::next_queued(self.max_concurrency, &mut state) {
+                        Some(next) => next,
+                        None => break,
+                    }
                 }
             };
             self.start(next.slot, next.id, next.task, Some(runtime));
         }
     }
 
-    /// Takes the next queued task and counts it as running, if a slot is free.
-    fn next_queued(&self, state: &mut State<T, E>) -> Option<Queued> {
-        let limit = self.max_concurrency?;
-        // A cancelled token stops queued tasks even before the owner notices it.
-        if state.running >= limit || state.closing_since.is_some() || self.token.is_cancelled() {
+    /// Takes the next queued task and counts it as running, if a slot is free and the
+    /// group is not cancelling (its token is checked by the caller).
+    fn next_queued(max_concurrency: Option<usize>, state: &mut State<T, E>) -> Option<Queued> {
+        let limit = max_concurrency?;
+        if state.running >= limit || state.closing_since.is_some() {
             return None;
         }
         let next = state.queue.pop_front()?;
@@ -293,9 +306,13 @@ impl<T, E> Shared<T, E> {
 
     /// Records how a task ended; `None` means it ended without an outcome (aborted).
     pub(crate) fn complete(&self, slot: usize, id: TaskId, outcome: Option<Outcome<T, E>>) {
-        let mut teardown = Teardown::default();
+        let mut teardown = None;
         let mut cancel_token = false;
         let mut slot_freed = false;
+        // Only a task that may free a slot for a queued one pays for the token's lock.
+        let start_next =
+            self.max_concurrency.is_some() && !STARTING_QUEUED.get() && !self.token.is_cancelled();
+        let mut next = None;
         let waker = {
             let mut state = self.lock();
             if state.tasks.release(slot, id) == Some(true) {
@@ -320,10 +337,13 @@ impl<T, E> Shared<T, E> {
                 }
             }
             if cancel_token {
-                teardown = match self.grace_period.is_zero() {
+                teardown = Some(match self.grace_period.is_zero() {
                     true => self.abort_all(&mut state),
                     false => Self::drop_queue(&mut state),
-                };
+                });
+            } else if slot_freed && start_next {
+                // Take the freed slot's next task under this lock rather than a new one.
+                next = Self::next_queued(self.max_concurrency, &mut state);
             }
             if state.tasks.live == 0 || state.wake_on_each_completion {
                 state.joiner.take()
@@ -336,9 +356,11 @@ impl<T, E> Shared<T, E> {
             tracing::debug!(parent: &self.span, task = id.as_u64(), "task failed, cancelling the group");
             self.token.cancel();
         }
-        teardown.run();
+        if let Some(teardown) = teardown {
+            teardown.run();
+        }
         if slot_freed {
-            self.start_queued();
+            self.start_queued(next);
         }
         if let Some(waker) = waker {
             waker.wake();
@@ -456,9 +478,7 @@ impl<T, E> Shared<T, E> {
         if mem::size_of::<T>() == 0 {
             return Progress::Ready(Ok(values.into()));
         }
-        let mut ordered: Vec<(TaskId, T)> = ids.into_iter().zip(values).collect();
-        ordered.sort_unstable_by_key(|(id, _)| *id);
-        Progress::Ready(Ok(ordered.into_iter().map(|(_, value)| value).collect()))
+        Progress::Ready(Ok(in_spawn_order(ids, values)))
     }
 
     /// `join_next`'s poll: the next outcome in completion order, or `None` once no task
@@ -551,6 +571,33 @@ impl<T, E> fmt::Debug for Shared<T, E> {
             .field("grace_period", &self.grace_period)
             .finish_non_exhaustive()
     }
+}
+
+/// Puts `values` (in completion order, with their task `ids`) into spawn order.
+///
+/// Tasks mostly finish in about the order they were spawned and ids are dense, so
+/// instead of sorting, each value is placed at its id's offset from the smallest one:
+/// linear time. Ids made sparse by aborts or by `join_next` fall back to a sort.
+fn in_spawn_order<T>(ids: VecDeque<TaskId>, values: VecDeque<T>) -> Vec<T> {
+    if ids.iter().is_sorted() {
+        return values.into();
+    }
+    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+        return values.into();
+    };
+    let first = first.as_u64();
+    let span = usize::try_from(last.as_u64() - first).unwrap_or(usize::MAX);
+    if span >= ids.len().saturating_mul(2) {
+        let mut ordered: Vec<(TaskId, T)> = ids.into_iter().zip(values).collect();
+        ordered.sort_unstable_by_key(|(id, _)| *id);
+        return ordered.into_iter().map(|(_, value)| value).collect();
+    }
+    let mut places: Vec<Option<T>> = std::iter::repeat_with(|| None).take(span + 1).collect();
+    for (id, value) in ids.into_iter().zip(values) {
+        // In range: `first` is the smallest id and `span` the distance to the largest.
+        places[(id.as_u64() - first) as usize] = Some(value);
+    }
+    places.into_iter().flatten().collect()
 }
 
 fn register(slot: &mut Option<Waker>, waker: &Waker) {
@@ -683,6 +730,26 @@ mod tests {
             assert_eq!(state.successes.len(), state.successes_reported as usize);
         }
         assert_eq!(group.join().await.unwrap().len(), 200 * BATCH);
+    }
+
+    #[test]
+    fn results_are_put_into_spawn_order_whatever_the_ids() {
+        use std::collections::VecDeque;
+
+        use super::in_spawn_order;
+        use crate::TaskId;
+
+        let order = |ids: &[u64]| {
+            let ids: VecDeque<TaskId> = ids.iter().copied().map(TaskId::new).collect();
+            let values: VecDeque<u64> = ids.iter().map(|id| id.as_u64()).collect();
+            in_spawn_order(ids, values)
+        };
+        assert_eq!(order(&[]), Vec::<u64>::new());
+        assert_eq!(order(&[3, 4, 9]), [3, 4, 9]);
+        // Dense ids, placed by offset.
+        assert_eq!(order(&[5, 7, 6, 9, 8]), [5, 6, 7, 8, 9]);
+        // Sparse ids (aborted tasks, results taken by `join_next`), sorted.
+        assert_eq!(order(&[1_000, 2, u64::MAX, 40]), [2, 40, 1_000, u64::MAX]);
     }
 
     #[tokio::test]
