@@ -221,18 +221,22 @@ impl<T, E> Shared<T, E> {
         }
         state.running += 1;
         drop(state);
-        self.start(slot, id, task, None);
+        self.start(slot, id, task);
         Ok(id)
     }
 
-    /// Spawns a task whose slot is reserved and counted as running, on `runtime` or
-    /// (with `None`) on the current one.
-    fn start<F>(&self, slot: usize, id: TaskId, task: F, runtime: Option<&Handle>)
+    /// Spawns a task whose slot is reserved and counted as running, on the current
+    /// runtime.
+    fn start<F>(&self, slot: usize, id: TaskId, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let handle = self.spawn_task(id, task, runtime);
+        let handle = self.spawn_task(id, task, None);
         let attached = self.lock().tasks.attach(slot, id, handle);
+        self.attached(attached);
+    }
+
+    fn attached(&self, attached: Result<(), AbortHandle>) {
         match attached {
             // The group may have been torn down between the reservation and now.
             Ok(()) if self.aborted.load(Ordering::Acquire) => self.abort_remaining(),
@@ -242,9 +246,9 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Starts `first` (a queued task already counted as running), then further queued
+    /// Starts `next` (a queued task already counted as running), then further queued
     /// tasks while slots are free and the group is not cancelling.
-    fn start_queued(&self, mut first: Option<Queued>) {
+    fn start_queued(&self, next: Option<Queued>) {
         let Some(runtime) = self.runtime.get() else {
             return;
         };
@@ -254,28 +258,30 @@ impl<T, E> Shared<T, E> {
             return;
         }
         let _reset = ResetOnDrop;
-        loop {
-            let next = match first.take() {
-                Some(next) => next,
-                None => {
-                    // A cancelled token stops queued tasks even before the owner
-                    // notices it. Its lock is never taken under the group's.
-                    if self.token.is_cancelled() {
-                        break;
-                    }
-                    let mut state = self.lock();
-                    match Self::next_queued(self.max_concurrency, &mut state) {
-                        Some(next) => next,
-                        None => break,
-                    }
-                }
+        let mut next = next;
+        while let Some(queued) = next.take() {
+            // A cancelled token stops queued tasks even before the owner notices it:
+            // the task is dropped unpolled, and its guard reports it (the flag above
+            // keeps that report from starting another one). The token's lock is looked
+            // at here, never under the group's.
+            if self.token.is_cancelled() {
+                drop(queued);
+                break;
+            }
+            let handle = self.spawn_task(queued.id, queued.task, Some(runtime));
+            let attached = {
+                let mut state = self.lock();
+                // Under the same lock, the next task if another slot is free: tasks
+                // that ended on this thread while it was starting this one.
+                next = Self::next_queued(self.max_concurrency, &mut state);
+                state.tasks.attach(queued.slot, queued.id, handle)
             };
-            self.start(next.slot, next.id, next.task, Some(runtime));
+            self.attached(attached);
         }
     }
 
     /// Takes the next queued task and counts it as running, if a slot is free and the
-    /// group is not cancelling (its token is checked by the caller).
+    /// group is not cancelling (its token is checked by `start_queued`).
     fn next_queued(max_concurrency: Option<usize>, state: &mut State<T, E>) -> Option<Queued> {
         let limit = max_concurrency?;
         if state.running >= limit || state.closing_since.is_some() {
@@ -309,9 +315,6 @@ impl<T, E> Shared<T, E> {
         let mut teardown = None;
         let mut cancel_token = false;
         let mut slot_freed = false;
-        // Only a task that may free a slot for a queued one pays for the token's lock.
-        let start_next =
-            self.max_concurrency.is_some() && !STARTING_QUEUED.get() && !self.token.is_cancelled();
         let mut next = None;
         let waker = {
             let mut state = self.lock();
@@ -341,7 +344,7 @@ impl<T, E> Shared<T, E> {
                     true => self.abort_all(&mut state),
                     false => Self::drop_queue(&mut state),
                 });
-            } else if slot_freed && start_next {
+            } else if slot_freed && !STARTING_QUEUED.get() {
                 // Take the freed slot's next task under this lock rather than a new one.
                 next = Self::next_queued(self.max_concurrency, &mut state);
             }
