@@ -2,9 +2,13 @@
 //!
 //! Tasks are plain `tokio::spawn` tasks. Instead of keeping their join handles (which
 //! would keep every finished task's memory until someone reaps it, as a `JoinSet`
-//! does), each task reports its own outcome here when it ends and removes its abort
-//! handle from the group. A group therefore holds one abort handle per *live* task,
-//! plus the results that the owner has not collected yet.
+//! does), each task reports its own outcome here when it ends and frees its slot. A
+//! group therefore holds one slot per *live* task, plus the results that the owner has
+//! not collected yet. A freed slot keeps the ended task's abort handle until the slot
+//! is reused, so that the tokio task's bare allocation (its future and output were
+//! dropped when it ended) is freed by the spawning thread, which allocates the next
+//! task from it, instead of by a worker that would fight the spawning thread for the
+//! allocator's lock. That memory stays bounded by the most tasks ever live at once.
 //!
 //! With `max_concurrency`, tasks beyond the limit are not spawned at all: their futures
 //! wait in a queue, and each task that ends starts the next one. Nothing is spawned
@@ -30,7 +34,16 @@ use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
 use crate::task::{self, Outcome, TaskGuard, TaskId};
 
 pub(crate) struct Shared<T, E> {
-    state: Mutex<State<T, E>>,
+    /// On cache lines of its own: every task's start and end lock it, from several
+    /// threads, and it should not drag the `Arc`'s counts and the read-mostly fields
+    /// below along with it.
+    state: CachePadded<Mutex<State<T, E>>>,
+    /// Abort handles of tasks just spawned (slot, id, handle), not yet moved into the
+    /// state's slots. A spawner puts its task's handle here rather than taking the
+    /// state's lock a second time; the next spawn, abort or join moves them over.
+    /// Only spawners touch it, so its lock is rarely contended. Taken under the
+    /// state's lock, never the other way round.
+    pending: Mutex<Vec<(usize, TaskId, AbortHandle)>>,
     pub(crate) token: CancellationToken,
     /// Set once every task has been aborted; tasks that have not started yet see it and
     /// never run their body.
@@ -134,6 +147,11 @@ struct Failure<E> {
     successes_before: u64,
 }
 
+/// Aligns its contents to 128 bytes (two cache lines, for CPUs that fetch lines in
+/// pairs), so that nothing else shares their lines.
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
 /// What one poll of the group found, for `join` and `join_next`.
 pub(crate) enum Progress<R> {
     Ready(R),
@@ -143,7 +161,7 @@ pub(crate) enum Progress<R> {
 impl<T, E> Shared<T, E> {
     pub(crate) fn new(config: Config) -> Self {
         Shared {
-            state: Mutex::new(State {
+            state: CachePadded(Mutex::new(State {
                 finished: false,
                 failed: false,
                 any_failure: false,
@@ -160,7 +178,8 @@ impl<T, E> Shared<T, E> {
                 failures: VecDeque::new(),
                 joiner: None,
                 wake_on_each_completion: false,
-            }),
+            })),
+            pending: Mutex::new(Vec::new()),
             token: config.token,
             aborted: AtomicBool::new(false),
             max_concurrency: config.max_concurrency,
@@ -175,7 +194,21 @@ impl<T, E> Shared<T, E> {
     fn lock(&self) -> MutexGuard<'_, State<T, E>> {
         // No user code runs while the lock is held, so a poisoned lock still holds
         // consistent state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_pending(&self) -> MutexGuard<'_, Vec<(usize, TaskId, AbortHandle)>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the handles of spawned tasks into their slots; handles of tasks that
+    /// ended meanwhile are dropped (no user code runs: only the tokio task's memory
+    /// is freed).
+    fn attach_pending(&self, state: &mut State<T, E>) {
+        let mut pending = self.lock_pending();
+        for (slot, id, handle) in pending.drain(..) {
+            let _ended = state.tasks.attach(slot, id, handle);
+        }
     }
 
     pub(crate) fn spawn<F>(self: &Arc<Self>, body: F) -> Result<TaskId, SpawnError>
@@ -191,7 +224,8 @@ impl<T, E> Shared<T, E> {
         // Reserve a slot first and attach the abort handle after `tokio::spawn`: the
         // lock is not held while tokio runs (a runtime that is shutting down drops the
         // future, and so its guard, right inside `spawn`), and a task that ends before
-        // its handle is attached simply frees its slot.
+        // its handle is attached simply frees its slot. The handle waits in `pending`
+        // until the group's lock is taken again.
         // The token has a lock of its own: look at it before taking the group's, so
         // that the two are never held together.
         let token_cancelled = self.token.is_cancelled();
@@ -205,6 +239,7 @@ impl<T, E> Shared<T, E> {
         if state.cancel_requested || token_cancelled {
             return Err(SpawnError::Cancelled);
         }
+        self.attach_pending(&mut state);
         let id = TaskId::new(state.next_id);
         state.next_id += 1;
         // Queued tasks go first, so that tasks start in spawn order.
@@ -212,7 +247,7 @@ impl<T, E> Shared<T, E> {
             None => true,
             Some(limit) => state.running < limit && state.queue.is_empty(),
         };
-        let slot = state.tasks.reserve(id, start_now);
+        let (slot, ended) = state.tasks.reserve(id, start_now);
         let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
         if !start_now {
             let task = Box::pin(task);
@@ -221,19 +256,25 @@ impl<T, E> Shared<T, E> {
         }
         state.running += 1;
         drop(state);
+        drop(ended);
         self.start(slot, id, task);
         Ok(id)
     }
 
     /// Spawns a task whose slot is reserved and counted as running, on the current
-    /// runtime.
+    /// runtime, and leaves its abort handle in `pending`.
     fn start<F>(&self, slot: usize, id: TaskId, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let handle = self.spawn_task(id, task, None);
-        let attached = self.lock().tasks.attach(slot, id, handle);
-        self.attached(attached);
+        self.lock_pending().push((slot, id, handle));
+        // The group may have been torn down since the reservation. `abort_all` sets
+        // the flag before it takes `pending`'s lock: either it found this handle, or
+        // the flag is seen here.
+        if self.aborted.load(Ordering::Acquire) {
+            self.abort_remaining();
+        }
     }
 
     fn attached(&self, attached: Result<(), AbortHandle>) {
@@ -401,6 +442,7 @@ impl<T, E> Shared<T, E> {
     /// dropped once the lock is released.
     fn abort_all(&self, state: &mut State<T, E>) -> Teardown {
         self.aborted.store(true, Ordering::Release);
+        self.attach_pending(state);
         Teardown {
             abort: state.tasks.take_handles(),
             queued: mem::take(&mut state.queue),
@@ -456,6 +498,8 @@ impl<T, E> Shared<T, E> {
     /// `join`'s poll: ready, and the group finished, once no task is live.
     pub(crate) fn poll_join(&self, waker: &Waker) -> Progress<Result<Vec<T>, GroupError<E>>> {
         let mut state = self.lock();
+        // Frees the memory of tasks that ended before their handle was attached.
+        self.attach_pending(&mut state);
         if state.tasks.live != 0 {
             state.wake_on_each_completion = false;
             register(&mut state.joiner, waker);
@@ -520,6 +564,7 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn abort_task(&self, id: TaskId) -> bool {
         let (handle, queued) = {
             let mut state = self.lock();
+            self.attach_pending(&mut state);
             let queued = state
                 .queue
                 .iter()
@@ -620,7 +665,9 @@ struct Slots {
 }
 
 enum Slot {
-    Vacant,
+    /// Free, with the abort handle of the task that used it last, if any (see the
+    /// module's documentation).
+    Vacant { ended: Option<AbortHandle> },
     Live {
         id: TaskId,
         handle: Option<AbortHandle>,
@@ -630,7 +677,9 @@ enum Slot {
 }
 
 impl Slots {
-    fn reserve(&mut self, id: TaskId, running: bool) -> usize {
+    /// Takes a slot for task `id`; also returns the handle of the ended task that used
+    /// the slot before, to be dropped once the lock is released.
+    fn reserve(&mut self, id: TaskId, running: bool) -> (usize, Option<AbortHandle>) {
         self.live += 1;
         let entry = Slot::Live {
             id,
@@ -638,13 +687,14 @@ impl Slots {
             running,
         };
         match self.free.pop() {
-            Some(slot) => {
-                self.entries[slot] = entry;
-                slot
-            }
+            Some(slot) => match mem::replace(&mut self.entries[slot], entry) {
+                Slot::Vacant { ended } => (slot, ended),
+                // Free slots are vacant.
+                Slot::Live { .. } => (slot, None),
+            },
             None => {
                 self.entries.push(entry);
-                self.entries.len() - 1
+                (self.entries.len() - 1, None)
             }
         }
     }
@@ -673,15 +723,15 @@ impl Slots {
     /// Frees the slot of task `id`; returns whether the task was running, or `None` if
     /// it was released already.
     fn release(&mut self, slot: usize, id: TaskId) -> Option<bool> {
-        let running = match &self.entries[slot] {
+        let (running, ended) = match &mut self.entries[slot] {
             Slot::Live {
                 id: live_id,
                 running,
-                ..
-            } if *live_id == id => *running,
+                handle,
+            } if *live_id == id => (*running, handle.take()),
             _ => return None,
         };
-        self.entries[slot] = Slot::Vacant;
+        self.entries[slot] = Slot::Vacant { ended };
         self.free.push(slot);
         self.live -= 1;
         Some(running)
@@ -692,7 +742,7 @@ impl Slots {
             .iter_mut()
             .filter_map(|entry| match entry {
                 Slot::Live { handle, .. } => handle.take(),
-                Slot::Vacant => None,
+                Slot::Vacant { .. } => None,
             })
             .collect()
     }
