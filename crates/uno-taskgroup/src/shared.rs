@@ -239,7 +239,6 @@ impl<T, E> Shared<T, E> {
         if state.cancel_requested || token_cancelled {
             return Err(SpawnError::Cancelled);
         }
-        self.attach_pending(&mut state);
         let id = TaskId::new(state.next_id);
         state.next_id += 1;
         // Queued tasks go first, so that tasks start in spawn order.
@@ -247,6 +246,10 @@ impl<T, E> Shared<T, E> {
             None => true,
             Some(limit) => state.running < limit && state.queue.is_empty(),
         };
+        if start_now {
+            // This task's handle will wait in `pending`: move the earlier ones over.
+            self.attach_pending(&mut state);
+        }
         let (slot, ended) = state.tasks.reserve(id, start_now);
         let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
         if !start_now {
