@@ -809,6 +809,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_task_whose_handle_is_still_pending_can_be_aborted() {
+        let group = TaskGroup::<(), Infallible>::new();
+        let stuck = group.spawn(std::future::pending()).unwrap();
+        assert_eq!(group.shared.lock_pending().len(), 1);
+        assert!(group.abort(stuck));
+        assert_eq!(group.join().await.unwrap(), Vec::<()>::new());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_group_aborts_a_task_whose_handle_is_still_pending() {
+        let group = TaskGroup::<(), Infallible>::new();
+        let (alive, gone) = tokio::sync::oneshot::channel::<()>();
+        group
+            .spawn(async move {
+                let _alive = alive;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(group.shared.lock_pending().len(), 1);
+        drop(group);
+        let aborted = tokio::time::timeout(std::time::Duration::from_secs(10), gone).await;
+        assert!(aborted.expect("the task is aborted").is_err());
+    }
+
+    #[tokio::test]
     async fn results_that_are_kept_carry_their_ids() {
         let group = TaskGroup::<u8, Infallible>::new();
         for n in 0..10 {
