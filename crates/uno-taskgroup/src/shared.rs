@@ -45,6 +45,10 @@ pub(crate) struct Shared<T, E> {
     /// state's lock, never the other way round.
     pending: Mutex<Vec<(usize, TaskId, AbortHandle)>>,
     pub(crate) token: CancellationToken,
+    /// Whether anyone but the group may cancel `token`: it has a parent, or was handed
+    /// out by `token()`. Until then only the group cancels it, always after recording
+    /// why in its state, so the token's own lock need not be taken to look at it.
+    token_external: AtomicBool,
     /// Set once every task has been aborted; tasks that have not started yet see it and
     /// never run their body.
     pub(crate) aborted: AtomicBool,
@@ -60,6 +64,8 @@ pub(crate) struct Shared<T, E> {
 
 pub(crate) struct Config {
     pub(crate) token: CancellationToken,
+    /// The token is a child of a parent token.
+    pub(crate) token_external: bool,
     pub(crate) max_concurrency: Option<usize>,
     pub(crate) fail_fast: bool,
     pub(crate) grace_period: Duration,
@@ -181,6 +187,7 @@ impl<T, E> Shared<T, E> {
             })),
             pending: Mutex::new(Vec::new()),
             token: config.token,
+            token_external: AtomicBool::new(config.token_external),
             aborted: AtomicBool::new(false),
             max_concurrency: config.max_concurrency,
             runtime: OnceLock::new(),
@@ -195,6 +202,19 @@ impl<T, E> Shared<T, E> {
         // No user code runs while the lock is held, so a poisoned lock still holds
         // consistent state.
         self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The group's token, for someone else: from now on, it may be cancelled from
+    /// outside the group.
+    pub(crate) fn share_token(&self) -> CancellationToken {
+        self.token_external.store(true, Ordering::Release);
+        self.token.clone()
+    }
+
+    /// Whether the token was cancelled by someone other than the group (a parent token,
+    /// or a holder of `token()`): the group's own cancellations are in its state.
+    fn cancelled_from_outside(&self) -> bool {
+        self.token_external.load(Ordering::Acquire) && self.token.is_cancelled()
     }
 
     fn lock_pending(&self) -> MutexGuard<'_, Vec<(usize, TaskId, AbortHandle)>> {
@@ -228,7 +248,7 @@ impl<T, E> Shared<T, E> {
         // until the group's lock is taken again.
         // The token has a lock of its own: look at it before taking the group's, so
         // that the two are never held together.
-        let token_cancelled = self.token.is_cancelled();
+        let token_cancelled = self.cancelled_from_outside();
         let mut state = self.lock();
         if state.finished {
             return Err(SpawnError::Finished);
@@ -308,7 +328,7 @@ impl<T, E> Shared<T, E> {
             // the task is dropped unpolled, and its guard reports it (the flag above
             // keeps that report from starting another one). The token's lock is looked
             // at here, never under the group's.
-            if self.token.is_cancelled() {
+            if self.cancelled_from_outside() {
                 drop(queued);
                 break;
             }
@@ -832,6 +852,27 @@ mod tests {
         drop(group);
         let aborted = tokio::time::timeout(std::time::Duration::from_secs(10), gone).await;
         assert!(aborted.expect("the task is aborted").is_err());
+    }
+
+    #[test]
+    fn the_token_is_looked_at_once_someone_else_may_cancel_it() {
+        use std::sync::atomic::Ordering;
+
+        let external =
+            |group: &TaskGroup<(), Infallible>| group.shared.token_external.load(Ordering::Acquire);
+        let group = TaskGroup::<(), Infallible>::new();
+        assert!(!external(&group));
+        let token = group.spawner().token();
+        assert!(external(&group));
+        token.cancel();
+        assert!(group.shared.cancelled_from_outside());
+
+        let parent = tokio_util::sync::CancellationToken::new();
+        let child = TaskGroup::<(), Infallible>::builder()
+            .parent_token(&parent)
+            .build()
+            .unwrap();
+        assert!(external(&child));
     }
 
     #[tokio::test]
