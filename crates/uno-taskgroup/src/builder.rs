@@ -106,6 +106,7 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
         };
         Ok(TaskGroup::from_config(Config {
             token,
+            token_external: self.parent.is_some(),
             max_concurrency: self.max_concurrency,
             fail_fast: self.fail_fast,
             grace_period: self.grace_period,

@@ -68,6 +68,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     pub fn new() -> Self {
         Self::from_config(Config {
             token: CancellationToken::new(),
+            token_external: false,
             max_concurrency: None,
             fail_fast: true,
             grace_period: Duration::ZERO,
@@ -147,7 +148,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// [`parent_token`](Builder::parent_token), never that token itself: the group
     /// never cancels a token it did not create.
     pub fn token(&self) -> CancellationToken {
-        self.shared.token.clone()
+        self.shared.share_token()
     }
 
     /// Cancels the group: no new task is accepted, the token is cancelled, and tasks

@@ -34,8 +34,9 @@
 //! - [`Builder`]: `fail_fast`, `max_concurrency`, `grace_period`, `parent_token`.
 //! - [`GroupError`] lists every [`TaskError`] (an `Err` or a caught panic) with its
 //!   [`TaskId`]; [`GroupError::resume_panic`] re-raises a task's panic.
-//! - Finished tasks free their memory as they finish: a long-running group holds only
-//!   its live tasks, plus the results not collected yet (nothing for `()` results).
+//! - Finished tasks drop their future as they finish and need no reaping: a
+//!   long-running group's memory is bounded by the most tasks live at once, plus the
+//!   results not collected yet (nothing for `()` results).
 //!
 //! # Features
 //!

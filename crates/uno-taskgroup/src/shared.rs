@@ -2,9 +2,13 @@
 //!
 //! Tasks are plain `tokio::spawn` tasks. Instead of keeping their join handles (which
 //! would keep every finished task's memory until someone reaps it, as a `JoinSet`
-//! does), each task reports its own outcome here when it ends and removes its abort
-//! handle from the group. A group therefore holds one abort handle per *live* task,
-//! plus the results that the owner has not collected yet.
+//! does), each task reports its own outcome here when it ends and frees its slot. A
+//! group therefore holds one slot per *live* task, plus the results that the owner has
+//! not collected yet. A freed slot keeps the ended task's abort handle until the slot
+//! is reused, so that the tokio task's bare allocation (its future and output were
+//! dropped when it ended) is freed by the spawning thread, which allocates the next
+//! task from it, instead of by a worker that would fight the spawning thread for the
+//! allocator's lock. That memory stays bounded by the most tasks ever live at once.
 //!
 //! With `max_concurrency`, tasks beyond the limit are not spawned at all: their futures
 //! wait in a queue, and each task that ends starts the next one. Nothing is spawned
@@ -30,8 +34,21 @@ use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
 use crate::task::{self, Outcome, TaskGuard, TaskId};
 
 pub(crate) struct Shared<T, E> {
-    state: Mutex<State<T, E>>,
+    /// On cache lines of its own: every task's start and end lock it, from several
+    /// threads, and it should not drag the `Arc`'s counts and the read-mostly fields
+    /// below along with it.
+    state: CachePadded<Mutex<State<T, E>>>,
+    /// Abort handles of tasks just spawned (slot, id, handle), not yet moved into the
+    /// state's slots. A spawner puts its task's handle here rather than taking the
+    /// state's lock a second time; the next spawn, abort or join moves them over.
+    /// Only spawners touch it, so its lock is rarely contended. Taken under the
+    /// state's lock, never the other way round.
+    pending: Mutex<Vec<(usize, TaskId, AbortHandle)>>,
     pub(crate) token: CancellationToken,
+    /// Whether anyone but the group may cancel `token`: it has a parent, or was handed
+    /// out by `token()`. Until then only the group cancels it, always after recording
+    /// why in its state, so the token's own lock need not be taken to look at it.
+    token_external: AtomicBool,
     /// Set once every task has been aborted; tasks that have not started yet see it and
     /// never run their body.
     pub(crate) aborted: AtomicBool,
@@ -47,6 +64,8 @@ pub(crate) struct Shared<T, E> {
 
 pub(crate) struct Config {
     pub(crate) token: CancellationToken,
+    /// The token is a child of a parent token.
+    pub(crate) token_external: bool,
     pub(crate) max_concurrency: Option<usize>,
     pub(crate) fail_fast: bool,
     pub(crate) grace_period: Duration,
@@ -95,7 +114,6 @@ struct Queued {
 /// Work to do once the state lock is released: aborting tasks and dropping queued
 /// futures both end tasks, whose guards take the lock again.
 #[must_use]
-#[derive(Default)]
 struct Teardown {
     abort: Vec<AbortHandle>,
     queued: VecDeque<Queued>,
@@ -135,6 +153,11 @@ struct Failure<E> {
     successes_before: u64,
 }
 
+/// Aligns its contents to 128 bytes (two cache lines, for CPUs that fetch lines in
+/// pairs), so that nothing else shares their lines.
+#[repr(align(128))]
+struct CachePadded<T>(T);
+
 /// What one poll of the group found, for `join` and `join_next`.
 pub(crate) enum Progress<R> {
     Ready(R),
@@ -144,7 +167,7 @@ pub(crate) enum Progress<R> {
 impl<T, E> Shared<T, E> {
     pub(crate) fn new(config: Config) -> Self {
         Shared {
-            state: Mutex::new(State {
+            state: CachePadded(Mutex::new(State {
                 finished: false,
                 failed: false,
                 any_failure: false,
@@ -161,8 +184,10 @@ impl<T, E> Shared<T, E> {
                 failures: VecDeque::new(),
                 joiner: None,
                 wake_on_each_completion: false,
-            }),
+            })),
+            pending: Mutex::new(Vec::new()),
             token: config.token,
+            token_external: AtomicBool::new(config.token_external),
             aborted: AtomicBool::new(false),
             max_concurrency: config.max_concurrency,
             runtime: OnceLock::new(),
@@ -176,7 +201,34 @@ impl<T, E> Shared<T, E> {
     fn lock(&self) -> MutexGuard<'_, State<T, E>> {
         // No user code runs while the lock is held, so a poisoned lock still holds
         // consistent state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The group's token, for someone else: from now on, it may be cancelled from
+    /// outside the group.
+    pub(crate) fn share_token(&self) -> CancellationToken {
+        self.token_external.store(true, Ordering::Release);
+        self.token.clone()
+    }
+
+    /// Whether the token was cancelled by someone other than the group (a parent token,
+    /// or a holder of `token()`): the group's own cancellations are in its state.
+    fn cancelled_from_outside(&self) -> bool {
+        self.token_external.load(Ordering::Acquire) && self.token.is_cancelled()
+    }
+
+    fn lock_pending(&self) -> MutexGuard<'_, Vec<(usize, TaskId, AbortHandle)>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the handles of spawned tasks into their slots; handles of tasks that
+    /// ended meanwhile are dropped (no user code runs: only the tokio task's memory
+    /// is freed).
+    fn attach_pending(&self, state: &mut State<T, E>) {
+        let mut pending = self.lock_pending();
+        for (slot, id, handle) in pending.drain(..) {
+            let _ended = state.tasks.attach(slot, id, handle);
+        }
     }
 
     pub(crate) fn spawn<F>(self: &Arc<Self>, body: F) -> Result<TaskId, SpawnError>
@@ -192,7 +244,11 @@ impl<T, E> Shared<T, E> {
         // Reserve a slot first and attach the abort handle after `tokio::spawn`: the
         // lock is not held while tokio runs (a runtime that is shutting down drops the
         // future, and so its guard, right inside `spawn`), and a task that ends before
-        // its handle is attached simply frees its slot.
+        // its handle is attached simply frees its slot. The handle waits in `pending`
+        // until the group's lock is taken again.
+        // The token has a lock of its own: look at it before taking the group's, so
+        // that the two are never held together.
+        let token_cancelled = self.cancelled_from_outside();
         let mut state = self.lock();
         if state.finished {
             return Err(SpawnError::Finished);
@@ -200,7 +256,7 @@ impl<T, E> Shared<T, E> {
         if state.failed {
             return Err(SpawnError::Failed);
         }
-        if state.cancel_requested || self.token.is_cancelled() {
+        if state.cancel_requested || token_cancelled {
             return Err(SpawnError::Cancelled);
         }
         let id = TaskId::new(state.next_id);
@@ -210,7 +266,11 @@ impl<T, E> Shared<T, E> {
             None => true,
             Some(limit) => state.running < limit && state.queue.is_empty(),
         };
-        let slot = state.tasks.reserve(id, start_now);
+        if start_now {
+            // This task's handle will wait in `pending`: move the earlier ones over.
+            self.attach_pending(&mut state);
+        }
+        let (slot, ended) = state.tasks.reserve(id, start_now);
         let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
         if !start_now {
             let task = Box::pin(task);
@@ -219,18 +279,28 @@ impl<T, E> Shared<T, E> {
         }
         state.running += 1;
         drop(state);
-        self.start(slot, id, task, None);
+        drop(ended);
+        self.start(slot, id, task);
         Ok(id)
     }
 
-    /// Spawns a task whose slot is reserved and counted as running, on `runtime` or
-    /// (with `None`) on the current one.
-    fn start<F>(&self, slot: usize, id: TaskId, task: F, runtime: Option<&Handle>)
+    /// Spawns a task whose slot is reserved and counted as running, on the current
+    /// runtime, and leaves its abort handle in `pending`.
+    fn start<F>(&self, slot: usize, id: TaskId, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let handle = self.spawn_task(id, task, runtime);
-        let attached = self.lock().tasks.attach(slot, id, handle);
+        let handle = self.spawn_task(id, task, None);
+        self.lock_pending().push((slot, id, handle));
+        // The group may have been torn down since the reservation. `abort_all` sets
+        // the flag before it takes `pending`'s lock: either it found this handle, or
+        // the flag is seen here.
+        if self.aborted.load(Ordering::Acquire) {
+            self.abort_remaining();
+        }
+    }
+
+    fn attached(&self, attached: Result<(), AbortHandle>) {
         match attached {
             // The group may have been torn down between the reservation and now.
             Ok(()) if self.aborted.load(Ordering::Acquire) => self.abort_remaining(),
@@ -240,32 +310,45 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Starts queued tasks while slots are free and the group is not cancelling.
-    fn start_queued(&self) {
+    /// Starts `next` (a queued task already counted as running), then further queued
+    /// tasks while slots are free and the group is not cancelling.
+    fn start_queued(&self, next: Option<Queued>) {
         let Some(runtime) = self.runtime.get() else {
             return;
         };
+        // A recursive call (see `STARTING_QUEUED`) never gets a task to start:
+        // `complete` pops none while this thread is starting queued tasks.
         if STARTING_QUEUED.replace(true) {
             return;
         }
         let _reset = ResetOnDrop;
-        loop {
-            let next = {
+        let mut next = next;
+        while let Some(queued) = next.take() {
+            // A cancelled token stops queued tasks even before the owner notices it:
+            // the task is dropped unpolled, and its guard reports it (the flag above
+            // keeps that report from starting another one). The token's lock is looked
+            // at here, never under the group's.
+            if self.cancelled_from_outside() {
+                drop(queued);
+                break;
+            }
+            let handle = self.spawn_task(queued.id, queued.task, Some(runtime));
+            let attached = {
                 let mut state = self.lock();
-                match self.next_queued(&mut state) {
-                    Some(next) => next,
-                    None => break,
-                }
+                // Under the same lock, the next task if another slot is free: tasks
+                // that ended on this thread while it was starting this one.
+                next = Self::next_queued(self.max_concurrency, &mut state);
+                state.tasks.attach(queued.slot, queued.id, handle)
             };
-            self.start(next.slot, next.id, next.task, Some(runtime));
+            self.attached(attached);
         }
     }
 
-    /// Takes the next queued task and counts it as running, if a slot is free.
-    fn next_queued(&self, state: &mut State<T, E>) -> Option<Queued> {
-        let limit = self.max_concurrency?;
-        // A cancelled token stops queued tasks even before the owner notices it.
-        if state.running >= limit || state.closing_since.is_some() || self.token.is_cancelled() {
+    /// Takes the next queued task and counts it as running, if a slot is free and the
+    /// group is not cancelling (its token is checked by `start_queued`).
+    fn next_queued(max_concurrency: Option<usize>, state: &mut State<T, E>) -> Option<Queued> {
+        let limit = max_concurrency?;
+        if state.running >= limit || state.closing_since.is_some() {
             return None;
         }
         let next = state.queue.pop_front()?;
@@ -297,9 +380,10 @@ impl<T, E> Shared<T, E> {
 
     /// Records how a task ended; `None` means it ended without an outcome (aborted).
     pub(crate) fn complete(&self, slot: usize, id: TaskId, outcome: Option<Outcome<T, E>>) {
-        let mut teardown = Teardown::default();
+        let mut teardown = None;
         let mut cancel_token = false;
         let mut slot_freed = false;
+        let mut next = None;
         let waker = {
             let mut state = self.lock();
             if state.tasks.release(slot, id) == Some(true) {
@@ -324,10 +408,13 @@ impl<T, E> Shared<T, E> {
                 }
             }
             if cancel_token {
-                teardown = match self.grace_period.is_zero() {
+                teardown = Some(match self.grace_period.is_zero() {
                     true => self.abort_all(&mut state),
                     false => Self::drop_queue(&mut state),
-                };
+                });
+            } else if slot_freed && !STARTING_QUEUED.get() {
+                // Take the freed slot's next task under this lock rather than a new one.
+                next = Self::next_queued(self.max_concurrency, &mut state);
             }
             if state.tasks.live == 0 || state.wake_on_each_completion {
                 state.joiner.take()
@@ -340,9 +427,11 @@ impl<T, E> Shared<T, E> {
             tracing::debug!(parent: &self.span, task = id.as_u64(), "task failed, cancelling the group");
             self.token.cancel();
         }
-        teardown.run();
+        if let Some(teardown) = teardown {
+            teardown.run();
+        }
         if slot_freed {
-            self.start_queued();
+            self.start_queued(next);
         }
         if let Some(waker) = waker {
             waker.wake();
@@ -380,6 +469,7 @@ impl<T, E> Shared<T, E> {
     /// dropped once the lock is released.
     fn abort_all(&self, state: &mut State<T, E>) -> Teardown {
         self.aborted.store(true, Ordering::Release);
+        self.attach_pending(state);
         Teardown {
             abort: state.tasks.take_handles(),
             queued: mem::take(&mut state.queue),
@@ -435,6 +525,8 @@ impl<T, E> Shared<T, E> {
     /// `join`'s poll: ready, and the group finished, once no task is live.
     pub(crate) fn poll_join(&self, waker: &Waker) -> Progress<Result<Vec<T>, GroupError<E>>> {
         let mut state = self.lock();
+        // Frees the memory of tasks that ended before their handle was attached.
+        self.attach_pending(&mut state);
         if state.tasks.live != 0 {
             state.wake_on_each_completion = false;
             register(&mut state.joiner, waker);
@@ -460,9 +552,7 @@ impl<T, E> Shared<T, E> {
         if mem::size_of::<T>() == 0 {
             return Progress::Ready(Ok(values.into()));
         }
-        let mut ordered: Vec<(TaskId, T)> = ids.into_iter().zip(values).collect();
-        ordered.sort_unstable_by_key(|(id, _)| *id);
-        Progress::Ready(Ok(ordered.into_iter().map(|(_, value)| value).collect()))
+        Progress::Ready(Ok(in_spawn_order(ids, values)))
     }
 
     /// `join_next`'s poll: the next outcome in completion order, or `None` once no task
@@ -501,6 +591,7 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn abort_task(&self, id: TaskId) -> bool {
         let (handle, queued) = {
             let mut state = self.lock();
+            self.attach_pending(&mut state);
             let queued = state
                 .queue
                 .iter()
@@ -557,6 +648,33 @@ impl<T, E> fmt::Debug for Shared<T, E> {
     }
 }
 
+/// Puts `values` (in completion order, with their task `ids`) into spawn order.
+///
+/// Tasks mostly finish in about the order they were spawned and ids are dense, so
+/// instead of sorting, each value is placed at its id's offset from the smallest one:
+/// linear time. Ids made sparse by aborts or by `join_next` fall back to a sort.
+fn in_spawn_order<T>(ids: VecDeque<TaskId>, values: VecDeque<T>) -> Vec<T> {
+    if ids.iter().is_sorted() {
+        return values.into();
+    }
+    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+        return values.into();
+    };
+    let first = first.as_u64();
+    let span = usize::try_from(last.as_u64() - first).unwrap_or(usize::MAX);
+    if span >= ids.len().saturating_mul(2) {
+        let mut ordered: Vec<(TaskId, T)> = ids.into_iter().zip(values).collect();
+        ordered.sort_unstable_by_key(|(id, _)| *id);
+        return ordered.into_iter().map(|(_, value)| value).collect();
+    }
+    let mut places: Vec<Option<T>> = std::iter::repeat_with(|| None).take(span + 1).collect();
+    for (id, value) in ids.into_iter().zip(values) {
+        // In range: `first` is the smallest id and `span` the distance to the largest.
+        places[(id.as_u64() - first) as usize] = Some(value);
+    }
+    places.into_iter().flatten().collect()
+}
+
 fn register(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(current) if current.will_wake(waker) => {}
@@ -574,7 +692,9 @@ struct Slots {
 }
 
 enum Slot {
-    Vacant,
+    /// Free, with the abort handle of the task that used it last, if any (see the
+    /// module's documentation).
+    Vacant { ended: Option<AbortHandle> },
     Live {
         id: TaskId,
         handle: Option<AbortHandle>,
@@ -584,7 +704,9 @@ enum Slot {
 }
 
 impl Slots {
-    fn reserve(&mut self, id: TaskId, running: bool) -> usize {
+    /// Takes a slot for task `id`; also returns the handle of the ended task that used
+    /// the slot before, to be dropped once the lock is released.
+    fn reserve(&mut self, id: TaskId, running: bool) -> (usize, Option<AbortHandle>) {
         self.live += 1;
         let entry = Slot::Live {
             id,
@@ -592,13 +714,14 @@ impl Slots {
             running,
         };
         match self.free.pop() {
-            Some(slot) => {
-                self.entries[slot] = entry;
-                slot
-            }
+            Some(slot) => match mem::replace(&mut self.entries[slot], entry) {
+                Slot::Vacant { ended } => (slot, ended),
+                // Free slots are vacant.
+                Slot::Live { .. } => (slot, None),
+            },
             None => {
                 self.entries.push(entry);
-                self.entries.len() - 1
+                (self.entries.len() - 1, None)
             }
         }
     }
@@ -627,15 +750,15 @@ impl Slots {
     /// Frees the slot of task `id`; returns whether the task was running, or `None` if
     /// it was released already.
     fn release(&mut self, slot: usize, id: TaskId) -> Option<bool> {
-        let running = match &self.entries[slot] {
+        let (running, ended) = match &mut self.entries[slot] {
             Slot::Live {
                 id: live_id,
                 running,
-                ..
-            } if *live_id == id => *running,
+                handle,
+            } if *live_id == id => (*running, handle.take()),
             _ => return None,
         };
-        self.entries[slot] = Slot::Vacant;
+        self.entries[slot] = Slot::Vacant { ended };
         self.free.push(slot);
         self.live -= 1;
         Some(running)
@@ -646,7 +769,7 @@ impl Slots {
             .iter_mut()
             .filter_map(|entry| match entry {
                 Slot::Live { handle, .. } => handle.take(),
-                Slot::Vacant => None,
+                Slot::Vacant { .. } => None,
             })
             .collect()
     }
@@ -687,6 +810,73 @@ mod tests {
             assert_eq!(state.successes.len(), state.successes_reported as usize);
         }
         assert_eq!(group.join().await.unwrap().len(), 200 * BATCH);
+    }
+
+    #[test]
+    fn results_are_put_into_spawn_order_whatever_the_ids() {
+        use std::collections::VecDeque;
+
+        use super::in_spawn_order;
+        use crate::TaskId;
+
+        let order = |ids: &[u64]| {
+            let ids: VecDeque<TaskId> = ids.iter().copied().map(TaskId::new).collect();
+            let values: VecDeque<u64> = ids.iter().map(|id| id.as_u64()).collect();
+            in_spawn_order(ids, values)
+        };
+        assert_eq!(order(&[]), Vec::<u64>::new());
+        assert_eq!(order(&[3, 4, 9]), [3, 4, 9]);
+        // Dense ids, placed by offset.
+        assert_eq!(order(&[5, 7, 6, 9, 8]), [5, 6, 7, 8, 9]);
+        // Sparse ids (aborted tasks, results taken by `join_next`), sorted.
+        assert_eq!(order(&[1_000, 2, u64::MAX, 40]), [2, 40, 1_000, u64::MAX]);
+    }
+
+    #[tokio::test]
+    async fn a_task_whose_handle_is_still_pending_can_be_aborted() {
+        let group = TaskGroup::<(), Infallible>::new();
+        let stuck = group.spawn(std::future::pending()).unwrap();
+        assert_eq!(group.shared.lock_pending().len(), 1);
+        assert!(group.abort(stuck));
+        assert_eq!(group.join().await.unwrap(), Vec::<()>::new());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_group_aborts_a_task_whose_handle_is_still_pending() {
+        let group = TaskGroup::<(), Infallible>::new();
+        let (alive, gone) = tokio::sync::oneshot::channel::<()>();
+        group
+            .spawn(async move {
+                let _alive = alive;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(group.shared.lock_pending().len(), 1);
+        drop(group);
+        let aborted = tokio::time::timeout(std::time::Duration::from_secs(10), gone).await;
+        assert!(aborted.expect("the task is aborted").is_err());
+    }
+
+    #[test]
+    fn the_token_is_looked_at_once_someone_else_may_cancel_it() {
+        use std::sync::atomic::Ordering;
+
+        let external =
+            |group: &TaskGroup<(), Infallible>| group.shared.token_external.load(Ordering::Acquire);
+        let group = TaskGroup::<(), Infallible>::new();
+        assert!(!external(&group));
+        let token = group.spawner().token();
+        assert!(external(&group));
+        token.cancel();
+        assert!(group.shared.cancelled_from_outside());
+
+        let parent = tokio_util::sync::CancellationToken::new();
+        let child = TaskGroup::<(), Infallible>::builder()
+            .parent_token(&parent)
+            .build()
+            .unwrap();
+        assert!(external(&child));
     }
 
     #[tokio::test]

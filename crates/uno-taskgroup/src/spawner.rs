@@ -64,7 +64,7 @@ impl<T: Send + 'static, E: Send + 'static> Spawner<T, E> {
 
     /// The group's cancellation token (see [`TaskGroup::token`](crate::TaskGroup::token)).
     pub fn token(&self) -> CancellationToken {
-        self.shared.token.clone()
+        self.shared.share_token()
     }
 
     /// Cancels the group (see [`TaskGroup::cancel`](crate::TaskGroup::cancel)).
