@@ -33,7 +33,7 @@ struct Measurement {
     median_ns: f64,
 }
 
-pub(crate) fn run(mode: Mode) -> Result<(), String> {
+pub(crate) fn run(mode: Mode, names: &[&str]) -> Result<(), String> {
     if mode == Mode::CompileOnly {
         return step(
             "build benchmarks",
@@ -47,10 +47,11 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
             ]),
         );
     }
-    step(
-        "criterion benchmarks",
-        cargo(&["bench", "-p", "uno-bench", "--all-features", "--locked"]),
-    )?;
+    let mut args = vec!["bench", "-p", "uno-bench", "--all-features", "--locked"];
+    for name in names {
+        args.extend(["--bench", name]);
+    }
+    step("criterion benchmarks", cargo(&args))?;
     let groups = collect(&root().join("target/criterion"))?;
     if groups.is_empty() {
         return Err("criterion left no results under target/criterion".into());

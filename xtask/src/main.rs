@@ -2,8 +2,9 @@
 //!
 //! - `cargo xtask ci [--quick]`: every gate CI enforces, in order, stopping at the
 //!   first failure. `--quick` keeps formatting, clippy and the tests for local loops.
-//! - `cargo xtask bench`: runs every criterion benchmark and rewrites the tables in
-//!   `docs/benchmarks.md`.
+//! - `cargo xtask bench [BENCH...]`: runs every criterion benchmark (or the named
+//!   ones, e.g. `taskgroup`) and rewrites the tables in `docs/benchmarks.md` from all
+//!   results criterion has kept.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const USAGE: &str = "usage: cargo xtask <ci [--quick] | bench [--no-run]>";
+const USAGE: &str = "usage: cargo xtask <ci [--quick] | bench [--no-run] [BENCH...]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,8 +22,10 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["ci"] => ci::run(ci::Mode::Full),
         ["ci", "--quick"] => ci::run(ci::Mode::Quick),
-        ["bench"] => bench::run(bench::Mode::Measure),
-        ["bench", "--no-run"] => bench::run(bench::Mode::CompileOnly),
+        ["bench", "--no-run"] => bench::run(bench::Mode::CompileOnly, &[]),
+        ["bench", names @ ..] if names.iter().all(|name| !name.starts_with('-')) => {
+            bench::run(bench::Mode::Measure, names)
+        }
         _ => Err(format!("unknown arguments {args:?}\n{USAGE}")),
     };
     match result {
