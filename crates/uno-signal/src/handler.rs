@@ -72,7 +72,7 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Outcome,
 {
-    let (stream, registration) = platform::listen(&[signal])?;
+    let (stream, registration) = platform::listen(&[signal], None)?;
     let stop = CancellationToken::new();
     let failures = Arc::new(Mutex::new(FailureLog::default()));
     #[expect(

@@ -205,14 +205,15 @@ impl Shutdown {
     }
 
     pub(crate) fn from_builder(builder: &ShutdownBuilder) -> Result<Shutdown, SignalError> {
-        let (stream, mut registration) = platform::listen(&builder.signals)?;
+        let armed = Arc::new(AtomicBool::new(false));
+        let (stream, registration) =
+            platform::listen(&builder.signals, Some((builder.force_exit, &armed)))?;
         let state = Arc::new(State {
             token: CancellationToken::new(),
             reason: OnceLock::new(),
             began_at: OnceLock::new(),
-            armed: Arc::new(AtomicBool::new(false)),
+            armed,
         });
-        registration.add_forced_exit(&builder.signals, builder.force_exit, &state.armed)?;
         #[expect(
             clippy::disallowed_methods,
             reason = "the listener task is owned by the Shutdown, which aborts it on drop"

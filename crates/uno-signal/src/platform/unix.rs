@@ -110,7 +110,10 @@ impl Drop for Registration {
 /// # Panics
 ///
 /// Panics outside a tokio runtime, or in one built without `enable_io`.
-pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration), SignalError> {
+pub(crate) fn listen(
+    signals: &[Signal],
+    forced_exit: Option<(ForceExit, &Arc<AtomicBool>)>,
+) -> Result<(SignalStream, Registration), SignalError> {
     let mut registration = Registration {
         listeners: Vec::with_capacity(signals.len()),
         force_exit: Vec::new(),
@@ -119,6 +122,14 @@ pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration),
     // signal-hook replaces the operating system's default action.
     for &signal in signals {
         registration.listeners.push(ListenerGuard::acquire(signal)?);
+    }
+    // The forced exit's actions must run before the stream's: signal-hook runs a
+    // signal's actions in registration order, and the stream's action wakes the
+    // runtime, whose listener task then arms the forced exit (`Shutdown` starting).
+    // Registered after the stream, "exit if armed" could see that arming on another
+    // thread within the same signal and exit on the first signal.
+    if let Some((force_exit, armed)) = forced_exit {
+        registration.add_forced_exit(signals, force_exit, armed)?;
     }
     let Some(&first) = signals.first() else {
         return Ok((SignalStream { signals: None }, registration));

@@ -34,7 +34,13 @@ impl Registration {
     }
 }
 
-pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration), SignalError> {
+pub(crate) fn listen(
+    signals: &[Signal],
+    forced_exit: Option<(ForceExit, &Arc<AtomicBool>)>,
+) -> Result<(SignalStream, Registration), SignalError> {
+    if let Some((force_exit, armed)) = forced_exit {
+        Registration.add_forced_exit(signals, force_exit, armed)?;
+    }
     match signals.first() {
         Some(&signal) => Err(SignalError::Unsupported { signal }),
         None => Ok((SignalStream, Registration)),

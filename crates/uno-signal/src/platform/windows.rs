@@ -55,7 +55,13 @@ impl Registration {
     }
 }
 
-pub(crate) fn listen(signals: &[Signal]) -> Result<(SignalStream, Registration), SignalError> {
+pub(crate) fn listen(
+    signals: &[Signal],
+    forced_exit: Option<(ForceExit, &Arc<AtomicBool>)>,
+) -> Result<(SignalStream, Registration), SignalError> {
+    if let Some((force_exit, armed)) = forced_exit {
+        Registration.add_forced_exit(signals, force_exit, armed)?;
+    }
     if let Some(&signal) = signals.iter().find(|&&signal| signal != Signal::Interrupt) {
         return Err(SignalError::Unsupported { signal });
     }
