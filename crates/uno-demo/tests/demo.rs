@@ -114,7 +114,11 @@ impl Demo {
             );
         }
         let status = waiter.join().expect("waiter thread");
-        self.seen.extend(self.lines.try_iter());
+        // The child has exited, but the reader thread may not have passed on its last
+        // lines yet: read until it closes the channel at end of output.
+        while let Ok(line) = self.lines.recv_timeout(WATCHDOG) {
+            self.seen.push(line);
+        }
         (status, self.seen.join("\n"))
     }
 }
