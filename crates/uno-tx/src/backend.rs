@@ -53,6 +53,16 @@ fn join(pieces: &[&'static str]) -> SqlStr {
     sqlx::AssertSqlSafe(pieces.concat()).into_sql_str()
 }
 
+/// For the server backends: refuses SQLite's begin modes, and says whether the options
+/// need a `BEGIN` of uno's own (`false`: sqlx's plain `BEGIN` will do).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn server_needs_own_begin(options: &BeginOptions) -> Result<bool, &'static str> {
+    if options.begin_mode.is_some() {
+        return Err("an SQLite begin mode");
+    }
+    Ok(options.isolation_level.is_some() || options.access_mode.is_some())
+}
+
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 fn access_mode_sql(access_mode: Option<AccessMode>) -> &'static str {
     match access_mode {
@@ -109,10 +119,7 @@ impl sealed::Sealed for sqlx::Postgres {
     const QUERY_IS_CANCEL_UNSAFE: bool = false;
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
-        if options.begin_mode.is_some() {
-            return Err("an SQLite begin mode");
-        }
-        if options.isolation_level.is_none() && options.access_mode.is_none() {
+        if !server_needs_own_begin(options)? {
             return Ok(None);
         }
         let isolation = match options.isolation_level {
@@ -140,10 +147,7 @@ impl sealed::Sealed for sqlx::MySql {
     const QUERY_IS_CANCEL_UNSAFE: bool = true;
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
-        if options.begin_mode.is_some() {
-            return Err("an SQLite begin mode");
-        }
-        if options.isolation_level.is_none() && options.access_mode.is_none() {
+        if !server_needs_own_begin(options)? {
             return Ok(None);
         }
         // MySQL sets the isolation level of the next transaction with its own
