@@ -18,7 +18,7 @@ pub(crate) mod sealed {
     use super::{BeginOptions, SqlStr};
 
     /// The part of [`Backend`](super::Backend) that stays private.
-    pub trait Sealed {
+    pub trait Sealed: sqlx::Database {
         /// The backend's name in error messages.
         const BACKEND_NAME: &'static str;
 
@@ -33,6 +33,24 @@ pub(crate) mod sealed {
         /// `ROLLBACK` and the abandoned result together can hang the pool's check on
         /// release forever. Such connections are closed instead of returned.
         const QUERY_IS_CANCEL_UNSAFE: bool;
+
+        /// Whether dropping sqlx's begin while a `SAVEPOINT` is in flight queues a
+        /// rollback of the enclosing level (PostgreSQL, sqlx 0.9). There uno-tx forgets
+        /// an abandoned savepoint begin instead of dropping it; see `level.rs`.
+        const ABANDONED_SAVEPOINT_ENDS_ENCLOSING_LEVEL: bool;
+
+        /// Whether the connection is a worker that acknowledges each command and expects
+        /// the rollback sqlx queues after a commit whose acknowledgement nobody
+        /// received (SQLite). See `level.rs`.
+        const ACKNOWLEDGES_COMMANDS: bool;
+
+        /// Waits until commands already queued on the connection have run, so that its
+        /// transaction depth can be read. Only SQLite needs this: its worker thread
+        /// updates the depth when it runs a queued rollback, where the other backends
+        /// update it at once.
+        fn settle(
+            connection: &mut Self::Connection,
+        ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + '_;
 
         /// The statement that begins a transaction with `options`, `None` for sqlx's
         /// plain `BEGIN`, or the option the backend cannot do.
@@ -81,6 +99,16 @@ impl sealed::Sealed for sqlx::Sqlite {
     // The SQLite worker rolls back a BEGIN whose caller went away.
     const BEGIN_IS_CANCEL_UNSAFE: bool = false;
     const QUERY_IS_CANCEL_UNSAFE: bool = false;
+    const ABANDONED_SAVEPOINT_ENDS_ENCLOSING_LEVEL: bool = false;
+    const ACKNOWLEDGES_COMMANDS: bool = true;
+
+    fn settle(
+        connection: &mut sqlx::SqliteConnection,
+    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        // A ping is a round trip to the connection's worker thread, which runs
+        // commands in order: every rollback queued before it has run when it returns.
+        sqlx::Connection::ping(connection)
+    }
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
         use crate::options::BeginMode;
@@ -117,6 +145,14 @@ impl sealed::Sealed for sqlx::Postgres {
     const BACKEND_NAME: &'static str = "PostgreSQL";
     const BEGIN_IS_CANCEL_UNSAFE: bool = true;
     const QUERY_IS_CANCEL_UNSAFE: bool = false;
+    const ABANDONED_SAVEPOINT_ENDS_ENCLOSING_LEVEL: bool = true;
+    const ACKNOWLEDGES_COMMANDS: bool = false;
+
+    fn settle(
+        _connection: &mut sqlx::PgConnection,
+    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        std::future::ready(Ok(()))
+    }
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
         if !server_needs_own_begin(options)? {
@@ -145,6 +181,14 @@ impl sealed::Sealed for sqlx::MySql {
     const BACKEND_NAME: &'static str = "MySQL";
     const BEGIN_IS_CANCEL_UNSAFE: bool = true;
     const QUERY_IS_CANCEL_UNSAFE: bool = true;
+    const ABANDONED_SAVEPOINT_ENDS_ENCLOSING_LEVEL: bool = false;
+    const ACKNOWLEDGES_COMMANDS: bool = false;
+
+    fn settle(
+        _connection: &mut sqlx::MySqlConnection,
+    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        std::future::ready(Ok(()))
+    }
 
     fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str> {
         if !server_needs_own_begin(options)? {

@@ -47,6 +47,26 @@ pub enum Error<E = sqlx::Error> {
         source: sqlx::Error,
     },
 
+    /// Something else on the connection ended this transaction (or savepoint) before it
+    /// could commit, so uno-tx did not commit and its work is not in the database.
+    ///
+    /// uno-tx's own savepoints never cause this; sqlx's can: a raw `conn.begin()` inside
+    /// the closure whose future is dropped while its `SAVEPOINT` is in flight rolls back
+    /// the enclosing transaction (sqlx 0.9). Statements run after that on the same
+    /// connection ran outside any transaction and may have committed one by one. Use
+    /// [`transaction(&mut *conn, ..)`](crate::transaction) for nested work, and run the
+    /// whole transaction again.
+    #[error(
+        "the transaction was ended by something else on its connection before it could commit (expected nesting depth {expected_depth}, found {found_depth}); nothing was committed, and statements run since may have run outside the transaction; nest with uno_tx::transaction instead of a raw sqlx begin, and run the transaction again"
+    )]
+    Lost {
+        /// The depth (1 for a transaction, 2 and more for savepoints) the transaction
+        /// had when it began.
+        expected_depth: usize,
+        /// The depth the connection reported when the commit was due.
+        found_depth: usize,
+    },
+
     /// The transaction did not finish within the manager's timeout; it was rolled back.
     #[error(
         "the transaction did not finish within {limit:?} and was rolled back; raise the timeout or shorten the transaction"
@@ -153,7 +173,10 @@ impl<E: AsSqlxError> AsSqlxError for Error<E> {
                 .as_ref()
                 .and_then(AsSqlxError::as_sqlx_error)
                 .or(Some(source)),
-            Error::Timeout { .. } | Error::Invalid { .. } | Error::Unsupported { .. } => None,
+            Error::Timeout { .. }
+            | Error::Lost { .. }
+            | Error::Invalid { .. }
+            | Error::Unsupported { .. } => None,
         }
     }
 }

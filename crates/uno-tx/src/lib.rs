@@ -67,6 +67,7 @@ mod backend;
 mod classify;
 mod closure;
 mod error;
+mod level;
 mod manager;
 mod options;
 mod pooled;

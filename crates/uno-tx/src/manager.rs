@@ -297,7 +297,10 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
 
     /// Limits how long each attempt of [`run`](TransactionManager::run) may take from
     /// `BEGIN` to the end of the closure; past it the transaction is rolled back with
-    /// [`Error::Timeout`]. Must not be zero.
+    /// [`Error::Timeout`]. Must not be zero; a timeout too large to add to the clock,
+    /// such as `Duration::MAX`, means no limit. The timeout is measured by the client:
+    /// a statement it interrupts may keep running on the server until it ends (use
+    /// the server's `statement_timeout` / `max_statement_time` for that).
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Pool, SqlStr};
+use sqlx::{Pool, SqlStr};
 use tokio::time::Instant;
 
 use crate::backend::Backend;
 use crate::closure::TransactionFn;
 use crate::error::Error;
+use crate::level;
 use crate::transaction::{catch_panic, finish, settle};
 
 /// Takes a connection from `pool`, begins with `statement` (`None` for a plain
@@ -29,7 +30,8 @@ where
     DB: Backend,
     F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
 {
-    let deadline = timeout.map(|limit| Instant::now() + limit);
+    // A timeout too large to add to the clock (such as `Duration::MAX`) means none.
+    let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
     let timed_out = || Error::Timeout {
         limit: timeout.unwrap_or_default(),
     };
@@ -41,11 +43,12 @@ where
         connection,
         stage: Stage::Beginning,
     };
-    let begun = match statement {
-        None => within(deadline, lease.connection.begin()).await,
-        Some(statement) => within(deadline, lease.connection.begin_with(statement)).await,
-    };
-    let mut transaction = match begun {
+    let mut transaction = match within(
+        deadline,
+        level::begin::<DB>(&mut lease.connection, statement),
+    )
+    .await
+    {
         Some(begun) => begun.map_err(Error::Begin)?,
         None => return Err(timed_out()),
     };
@@ -59,6 +62,15 @@ where
     };
     let finished = finish(transaction, outcome).await;
     lease.stage = Stage::Settled;
+    // A transaction that something else ended, or that could not be rolled back, may
+    // leave sqlx's idea of the connection's depth wrong: such a connection is closed
+    // (the server then ends whatever it still holds), never reused.
+    if matches!(
+        finished,
+        Ok(Err(Error::Lost { .. } | Error::Rollback { .. }))
+    ) {
+        lease.connection.close_on_drop();
+    }
     settle(finished)
 }
 

@@ -6,11 +6,12 @@ use std::task::{Context, Poll, ready};
 
 use futures_core::future::BoxFuture;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Database, Pool, SqlStr, Transaction};
+use sqlx::{Database, Pool, SqlStr, Transaction};
 
 use crate::backend::Backend;
 use crate::closure::TransactionFn;
 use crate::error::Error;
+use crate::level;
 use crate::transaction::run_once;
 use crate::tx::Tx;
 
@@ -125,8 +126,10 @@ where
     DB: Backend,
     F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
 {
-    let transaction = Connection::begin(connection).await.map_err(Error::Begin)?;
-    run_once(transaction, f).await
+    let level = level::begin::<DB>(connection, None)
+        .await
+        .map_err(Error::Begin)?;
+    run_once(level, f).await
 }
 
 /// Takes a connection from `pool` and begins a transaction on it with `statement`

@@ -7,11 +7,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::pin;
 use std::task::Poll;
 
-use sqlx::{Database, Transaction};
+use sqlx::Database;
 
+use crate::backend::Backend;
 use crate::backend::sealed::Sealed;
 use crate::closure::TransactionFn;
 use crate::error::Error;
+use crate::level::{CommitFailure, Level};
 use crate::pooled::run_pooled;
 use crate::source::{Source, TransactionSource, run_lent};
 use crate::span::TransactionSpan;
@@ -60,6 +62,8 @@ use crate::span::TransactionSpan;
 /// - [`Error::Aborted`] with `f`'s own error, after a successful rollback.
 /// - [`Error::Rollback`] with `f`'s error beside the rollback's when that failed too.
 /// - [`Error::Commit`] when `COMMIT` failed (see there for what that means).
+/// - [`Error::Lost`] when something else on the connection ended the transaction
+///   before it could commit; nothing was committed.
 ///
 /// # Panics
 ///
@@ -69,9 +73,15 @@ use crate::span::TransactionSpan;
 ///
 /// Dropping the future rolls the transaction back: a pool connection is rolled back
 /// before it is reused, or closed where sqlx could not recover it (see
-/// [`TransactionSource`]). A connection you lent rolls back on its next use (sqlx
-/// queues the `ROLLBACK`), and on PostgreSQL and MySQL cancelling during `BEGIN` on a
-/// lent connection can leave it in a transaction.
+/// [`TransactionSource`]). A connection you lent rolls back on its next use (the
+/// `ROLLBACK` is queued), and on PostgreSQL and MySQL cancelling during `BEGIN` on a
+/// lent connection that is not in a transaction can leave it in one.
+///
+/// A savepoint dropped at any point never ends the transaction around it: dropped
+/// while it begins, it leaves at most an empty savepoint; dropped while its closure
+/// runs, it is rolled back to. Dropped while its `RELEASE` is in flight on PostgreSQL
+/// or MySQL, its work stays, but the enclosing transaction then refuses to commit with
+/// [`Error::Lost`] rather than risk committing a transaction the server aborted.
 pub fn transaction<'c, S, T, E, F>(
     source: S,
     f: F,
@@ -91,17 +101,14 @@ where
     })
 }
 
-/// Runs `f` once on an open transaction, then commits or rolls back.
-pub(crate) async fn run_once<'c, DB, T, E, F>(
-    mut transaction: Transaction<'c, DB>,
-    f: F,
-) -> Result<T, Error<E>>
+/// Runs `f` once on an open transaction or savepoint, then commits or rolls back.
+pub(crate) async fn run_once<DB, T, E, F>(mut level: Level<'_, DB>, f: F) -> Result<T, Error<E>>
 where
-    DB: Database,
+    DB: Backend,
     F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
 {
-    let outcome = catch_panic(f(&mut *transaction)).await;
-    settle(finish(transaction, outcome).await)
+    let outcome = catch_panic(f(&mut *level)).await;
+    settle(finish(level, outcome).await)
 }
 
 /// A panic payload, caught in the closure and held until the transaction is rolled back.
@@ -110,18 +117,22 @@ pub(crate) type Panic = Box<dyn Any + Send>;
 /// Commits on `Ok`, rolls back on `Err` and on a panic, whose payload comes back as
 /// `Err` for [`settle`] to resume once the caller has done its own cleanup.
 pub(crate) async fn finish<DB, T, E>(
-    transaction: Transaction<'_, DB>,
+    level: Level<'_, DB>,
     outcome: Result<Result<T, E>, Panic>,
 ) -> Result<Result<T, Error<E>>, Panic>
 where
-    DB: Database,
+    DB: Backend,
 {
     Ok(match outcome {
-        Ok(Ok(value)) => match transaction.commit().await {
+        Ok(Ok(value)) => match level.commit().await {
             Ok(()) => Ok(value),
-            Err(source) => Err(Error::Commit(source)),
+            Err(CommitFailure::Database(source)) => Err(Error::Commit(source)),
+            Err(CommitFailure::Lost { expected, found }) => Err(Error::Lost {
+                expected_depth: expected,
+                found_depth: found,
+            }),
         },
-        Ok(Err(error)) => match transaction.rollback().await {
+        Ok(Err(error)) => match level.rollback().await {
             Ok(()) => Err(Error::Aborted(error)),
             Err(source) => Err(Error::Rollback {
                 aborted: Some(error),
@@ -132,7 +143,7 @@ where
             // Roll back before resuming, so that a lent connection does not keep its
             // locks until its next use. A rollback error is dropped: the panic is the
             // failure the caller must see.
-            let _ = transaction.rollback().await;
+            let _ = level.rollback().await;
             return Err(panic);
         }
     })

@@ -5,7 +5,9 @@ use std::ops::{Deref, DerefMut};
 
 use sqlx::{Database, Transaction};
 
+use crate::backend::Backend;
 use crate::error::Error;
+use crate::level::depth;
 
 /// An open transaction from [`TransactionManager::begin`](crate::TransactionManager::begin):
 /// commit it with [`Tx::commit`]; anything else rolls it back.
@@ -42,18 +44,35 @@ impl<DB: Database> Tx<DB> {
     pub(crate) fn new(transaction: Transaction<'static, DB>) -> Self {
         Tx { transaction }
     }
+}
 
+impl<DB: Backend> Tx<DB> {
     /// Commits the transaction.
     ///
     /// # Errors
     ///
     /// [`Error::Commit`] when `COMMIT` fails; unless [`Error::is_retryable`] says it was
     /// a serialization failure or deadlock, the outcome is then unknown.
+    /// [`Error::Lost`] when something else on the connection (a raw sqlx `begin`
+    /// cancelled while its `SAVEPOINT` was in flight) already ended the transaction:
+    /// nothing is committed then.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future while `COMMIT` is in flight leaves the outcome unknown.
-    pub async fn commit(self) -> Result<(), Error> {
+    pub async fn commit(mut self) -> Result<(), Error> {
+        // A `Tx` is always the outermost transaction of its pool connection.
+        const DEPTH: usize = 1;
+        DB::settle(&mut self.transaction)
+            .await
+            .map_err(Error::Commit)?;
+        let found = depth::<DB>(&self.transaction);
+        if found != DEPTH {
+            return Err(Error::Lost {
+                expected_depth: DEPTH,
+                found_depth: found,
+            });
+        }
         self.transaction.commit().await.map_err(Error::Commit)
     }
 

@@ -58,6 +58,13 @@ impl Fixture {
             .unwrap()
     }
 
+    async fn names(&self) -> Vec<String> {
+        sqlx::query_scalar(self.sql("SELECT name FROM {table} ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
     async fn drop_table(self) {
         sqlx::raw_sql(self.sql("DROP TABLE IF EXISTS {table}"))
             .execute(&self.pool)
@@ -66,6 +73,8 @@ impl Fixture {
         self.pool.close().await;
     }
 }
+
+savepoint_abandonment_tests!(Fixture::new(1).await, lost_after_release = true);
 
 #[tokio::test]
 async fn commit_rollback_and_savepoints() {

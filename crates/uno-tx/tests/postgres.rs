@@ -69,6 +69,13 @@ impl Fixture {
             .unwrap()
     }
 
+    async fn names(&self) -> Vec<String> {
+        sqlx::query_scalar(self.sql("SELECT name FROM {table} ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
     /// Sessions of this test's pool that sit inside a transaction, seen from outside.
     async fn idle_in_transaction(&self) -> i64 {
         let mut monitor = PgConnection::connect(&self.url).await.unwrap();
@@ -100,6 +107,8 @@ impl Fixture {
         self.pool.close().await;
     }
 }
+
+savepoint_abandonment_tests!(Fixture::new(1).await, lost_after_release = true);
 
 #[tokio::test]
 async fn commit_and_rollback_on_err() {

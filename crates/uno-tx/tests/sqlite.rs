@@ -47,6 +47,46 @@ async fn insert(conn: &mut SqliteConnection, name: &str) -> Result<(), sqlx::Err
         .map(drop)
 }
 
+/// A one-connection pool on a database file (which outlives a connection the pool
+/// closes), shaped like the server backends' fixtures for the shared tests.
+struct Fixture {
+    pool: SqlitePool,
+    _file: TempDb,
+}
+
+impl Fixture {
+    async fn new() -> Option<Self> {
+        let file = TempDb::new("uno_tx_abandon");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&file.url())
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        Some(Fixture { pool, _file: file })
+    }
+
+    async fn insert(&self, conn: &mut SqliteConnection, name: &str) -> Result<(), sqlx::Error> {
+        insert(conn, name).await
+    }
+
+    async fn names(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT name FROM items ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn drop_table(self) {
+        self.pool.close().await;
+    }
+}
+
+savepoint_abandonment_tests!(Fixture::new().await, lost_after_release = false);
+
 #[tokio::test]
 async fn ok_commits() {
     let pool = memory_pool().await;
