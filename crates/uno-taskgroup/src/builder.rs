@@ -58,7 +58,8 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
 
     /// At most `limit` task bodies run at once. Tasks beyond the limit wait in a queue,
     /// not spawned yet, and start in spawn order as running tasks end. No limit by
-    /// default. `0` is rejected by [`build`](Self::build).
+    /// default. `0` is rejected by [`build`](Self::build); `usize::MAX` is the same as
+    /// no limit.
     pub fn max_concurrency(mut self, limit: usize) -> Self {
         self.max_concurrency = Some(limit);
         self
@@ -66,6 +67,11 @@ impl<T: Send + 'static, E: Send + 'static> Builder<T, E> {
 
     /// How long a cancelling group waits for tasks that watch its token to finish
     /// before it aborts them. Zero by default: tasks are aborted at once.
+    ///
+    /// A grace period too long to represent as a deadline (such as `Duration::MAX`)
+    /// means "forever": a cancelling group then waits for its tasks to finish on their
+    /// own and never aborts them itself. Dropping the group, or the future that awaits
+    /// `join`, still aborts every task at once.
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
         self

@@ -498,7 +498,8 @@ impl<T, E> Shared<T, E> {
     }
 
     /// Called by the owner once it sees the group's token cancelled: returns when the
-    /// grace period ends, or `None` when the tasks were aborted already.
+    /// grace period ends, or `None` when the tasks were aborted already or the grace
+    /// period is too long to end (it then lasts forever).
     pub(crate) fn closing_deadline(&self) -> Option<Instant> {
         let (teardown, deadline) = {
             let mut state = self.lock();
@@ -506,10 +507,14 @@ impl<T, E> Shared<T, E> {
                 return None;
             }
             let since = *state.closing_since.get_or_insert_with(Instant::now);
-            let deadline = since + self.grace_period;
-            match !self.grace_period.is_zero() && Instant::now() < deadline {
-                true => (Self::drop_queue(&mut state), Some(deadline)),
-                false => (self.abort_all(&mut state), None),
+            match grace_deadline(since, self.grace_period) {
+                // A grace period too long to end is as good as endless: the tasks are
+                // waited for, never aborted by the group.
+                None => (Self::drop_queue(&mut state), None),
+                Some(deadline) if !self.grace_period.is_zero() && Instant::now() < deadline => {
+                    (Self::drop_queue(&mut state), Some(deadline))
+                }
+                Some(_) => (self.abort_all(&mut state), None),
             }
         };
         teardown.run();
@@ -646,6 +651,17 @@ impl<T, E> fmt::Debug for Shared<T, E> {
             .field("grace_period", &self.grace_period)
             .finish_non_exhaustive()
     }
+}
+
+/// When a grace period that started at `since` ends; `None` when it never does.
+///
+/// A grace period too long to add to an instant (`Duration::MAX`) means "forever", as
+/// in the other uno crates. So does one that ends within a second of the last instant
+/// the clock can represent: tokio's timer rounds deadlines up and would overflow there.
+fn grace_deadline(since: Instant, grace_period: Duration) -> Option<Instant> {
+    let deadline = since.checked_add(grace_period)?;
+    deadline.checked_add(Duration::from_secs(1))?;
+    Some(deadline)
 }
 
 /// Puts `values` (in completion order, with their task `ids`) into spawn order.
