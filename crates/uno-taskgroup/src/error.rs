@@ -45,7 +45,9 @@ pub enum BuildError {
 pub enum TaskError<E> {
     /// The task returned `Err`.
     Failed(E),
-    /// The task panicked. The panic was caught; [`PanicPayload::resume`] re-raises it.
+    /// The task panicked, while it ran or while its future was dropped once it had
+    /// finished (a result it returned is then dropped, not reported). The panic was
+    /// caught; [`PanicPayload::resume`] re-raises it.
     Panicked(PanicPayload),
 }
 

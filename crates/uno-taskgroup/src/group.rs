@@ -189,6 +189,10 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// (see [`abort`](Self::abort)) have no result. Results already taken with
     /// [`join_next`](Self::join_next) are not returned again.
     ///
+    /// It returns only once every task is gone: each task's future, and everything it
+    /// captured, has been dropped, including tasks that were aborted before they ever
+    /// ran, whichever thread dropped them. Drop guards in tasks have run by then.
+    ///
     /// # Errors
     ///
     /// Returns a [`GroupError`] with every failure (in completion order, with task ids)

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
-use crate::task::{self, Outcome, TaskGuard, TaskId};
+use crate::task::{self, Outcome, Task, TaskGuard, TaskId};
 
 pub(crate) struct Shared<T, E> {
     /// On cache lines of its own: every task's start and end lock it, from several
@@ -271,7 +271,7 @@ impl<T, E> Shared<T, E> {
             self.attach_pending(&mut state);
         }
         let (slot, ended) = state.tasks.reserve(id, start_now);
-        let task = task::run(TaskGuard::new(Arc::clone(self), slot, id), body);
+        let task = task::run(Task::new(TaskGuard::new(Arc::clone(self), slot, id), body));
         if !start_now {
             let task = Box::pin(task);
             state.queue.push_back(Queued { slot, id, task });

@@ -2,12 +2,12 @@
 
 use std::any::Any;
 use std::fmt;
-use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::future::{Future, poll_fn};
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-use futures_util::FutureExt as _;
+use std::task::Poll;
 
 use crate::shared::Shared;
 
@@ -75,17 +75,65 @@ impl<T, E> Drop for TaskGuard<T, E> {
     }
 }
 
+/// A task as it is handed to `tokio::spawn`: its body, and the guard that reports its
+/// end.
+///
+/// The body is declared first so that it is dropped first: a task that is dropped
+/// before its first poll (aborted, or by a runtime shutting down) drops everything its
+/// body captured before its guard reports the end, so `join` cannot return while the
+/// body's captures are still being dropped on another thread.
+pub(crate) struct Task<T, E, F> {
+    body: F,
+    guard: TaskGuard<T, E>,
+}
+
+impl<T, E, F> Task<T, E, F> {
+    pub(crate) fn new(guard: TaskGuard<T, E>, body: F) -> Self {
+        Task { body, guard }
+    }
+}
+
 /// The future that a group hands to `tokio::spawn` for each task.
-pub(crate) async fn run<T, E, F>(guard: TaskGuard<T, E>, body: F)
+pub(crate) async fn run<T, E, F>(task: Task<T, E, F>)
 where
     T: Send + 'static,
     E: Send + 'static,
     F: Future<Output = Result<T, E>> + Send + 'static,
 {
+    // Moved out one by one: locals are dropped in reverse order, so the body (declared
+    // last) is dropped before the guard on every path, as in `Task`.
+    let guard = task.guard;
+    let body = task.body;
     // A task spawned while the group was being torn down must not start its body.
     if guard.shared.aborted.load(Ordering::Acquire) {
         return;
     }
-    let outcome = AssertUnwindSafe(body).catch_unwind().await;
+    let mut body = pin!(Some(body));
+    let outcome = poll_fn(|cx| {
+        let Some(running) = body.as_mut().as_pin_mut() else {
+            // Not reached: the future is not polled again once it is ready.
+            return Poll::Pending;
+        };
+        let output = match panic::catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
+        // The body is dropped here, under `catch_unwind` too, rather than after the
+        // outcome is reported: a body whose drop panics panicked, whatever it returned.
+        let dropped = panic::catch_unwind(AssertUnwindSafe(|| body.set(None)));
+        Poll::Ready(match (output, dropped) {
+            (Ok(output), Ok(())) => Ok(output),
+            // Dropped outside the lock, here: the result may run user code on drop.
+            (Ok(output), Err(payload)) => {
+                drop(output);
+                Err(payload)
+            }
+            // The first panic is the one to report; a second one, from the drop, is
+            // only a consequence.
+            (Err(payload), _) => Err(payload),
+        })
+    })
+    .await;
     guard.finish(outcome);
 }

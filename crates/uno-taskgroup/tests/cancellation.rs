@@ -395,3 +395,66 @@ async fn a_hydra_is_stopped_once_the_group_fails_current_thread() {
 async fn a_hydra_is_stopped_once_the_group_fails_multi_thread() {
     a_hydra_is_stopped_once_the_group_fails().await;
 }
+
+/// Captured by a task: takes a while to drop, on whichever thread drops it, and says
+/// when it is done.
+struct SlowToDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SlowToDrop {
+    fn drop(&mut self) {
+        // Widens the window in which a group that reported the task's end too early
+        // would let `join` return before the drop finished.
+        std::thread::sleep(Duration::from_millis(1));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn join_returns_only_once_aborted_unpolled_tasks_are_dropped(rounds: usize) {
+    for round in 0..rounds {
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (group, blocker) = match round % 3 {
+            // Queued behind a task that never ends.
+            2 => {
+                let group = TaskGroup::<(), &str>::builder()
+                    .max_concurrency(1)
+                    .build()
+                    .unwrap();
+                let blocker = group.spawn(pending()).unwrap();
+                (group, Some(blocker))
+            }
+            _ => (TaskGroup::new(), None),
+        };
+        let slow = SlowToDrop(Arc::clone(&dropped));
+        let id = group
+            .spawn(async move {
+                let _slow = slow;
+                pending::<()>().await;
+                Ok(())
+            })
+            .unwrap();
+        match round % 2 {
+            0 => group.cancel(),
+            _ => {
+                assert!(group.abort(id));
+                if let Some(blocker) = blocker {
+                    assert!(group.abort(blocker));
+                }
+            }
+        }
+        let _ = within(group.join()).await;
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "round {round}: join returned before the task's captures were dropped"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_returns_only_once_aborted_unpolled_tasks_are_dropped_current_thread() {
+    join_returns_only_once_aborted_unpolled_tasks_are_dropped(30).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_returns_only_once_aborted_unpolled_tasks_are_dropped_multi_thread() {
+    join_returns_only_once_aborted_unpolled_tasks_are_dropped(500).await;
+}

@@ -341,3 +341,88 @@ async fn a_group_error_is_a_standard_error_with_the_first_failure_as_source() {
         "disk on fire"
     );
 }
+
+/// A task future that returns `Ok` and then panics when it is dropped.
+struct PanicsWhenDropped(u32);
+
+impl std::future::Future for PanicsWhenDropped {
+    type Output = Result<u32, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(self.0))
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("dropped badly");
+    }
+}
+
+async fn a_task_that_panics_when_dropped_after_returning_ok_is_a_panic(fail_fast: bool) {
+    let group = TaskGroup::<u32, std::convert::Infallible>::builder()
+        .fail_fast(fail_fast)
+        .build()
+        .unwrap();
+    group.spawn(async { Ok(1) }).unwrap();
+    let panicking = group.spawn(PanicsWhenDropped(2)).unwrap();
+    group.spawn(async { Ok(3) }).unwrap();
+    let error = within(group.join()).await.unwrap_err();
+    assert!(!error.is_cancelled());
+    match error.failures() {
+        [(id, TaskError::Panicked(panic))] => {
+            assert_eq!(*id, panicking);
+            assert_eq!(panic.message(), Some("dropped badly"));
+        }
+        other => panic!("expected one panic, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_panics_when_dropped_after_returning_ok_is_a_panic_current_thread() {
+    a_task_that_panics_when_dropped_after_returning_ok_is_a_panic(true).await;
+    a_task_that_panics_when_dropped_after_returning_ok_is_a_panic(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_that_panics_when_dropped_after_returning_ok_is_a_panic_multi_thread() {
+    a_task_that_panics_when_dropped_after_returning_ok_is_a_panic(true).await;
+    a_task_that_panics_when_dropped_after_returning_ok_is_a_panic(false).await;
+}
+
+/// A task future that panics when polled, and again when it is dropped.
+struct PanicsTwice;
+
+impl std::future::Future for PanicsTwice {
+    type Output = Result<u32, std::convert::Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        panic!("first panic");
+    }
+}
+
+impl Drop for PanicsTwice {
+    fn drop(&mut self) {
+        panic!("second panic");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_panics_again_when_dropped_reports_its_first_panic() {
+    let group = TaskGroup::<u32, std::convert::Infallible>::new();
+    let panicking = group.spawn(PanicsTwice).unwrap();
+    let error = within(group.join()).await.unwrap_err();
+    match error.failures() {
+        [(id, TaskError::Panicked(panic))] => {
+            assert_eq!(*id, panicking);
+            assert_eq!(panic.message(), Some("first panic"));
+        }
+        other => panic!("expected one panic, got {other:?}"),
+    }
+}
