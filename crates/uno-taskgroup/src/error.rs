@@ -39,7 +39,8 @@ pub enum BuildError {
     ZeroConcurrency,
 }
 
-/// How one task of a group failed.
+/// How one task of a group failed: it returned `Err`, panicked, or was dropped by its
+/// runtime shutting down before it finished.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TaskError<E> {
@@ -49,6 +50,16 @@ pub enum TaskError<E> {
     /// finished (a result it returned is then dropped, not reported). The panic was
     /// caught; [`PanicPayload::resume`] re-raises it.
     Panicked(PanicPayload),
+    /// The task's runtime dropped it before it finished: the runtime was shut down
+    /// (dropped, or `shutdown_timeout`/`shutdown_background` called) while the task
+    /// was live, or when a queued task was started on it. Whatever the task would have
+    /// returned is lost, so the group does not report success.
+    ///
+    /// Keep the runtime that runs a group's tasks alive until the group is joined.
+    /// Tasks that the group or its owner aborted (see
+    /// [`TaskGroup::abort`](crate::TaskGroup::abort) and cancellation) are never
+    /// reported this way.
+    RuntimeShutdown,
 }
 
 impl<E> TaskError<E> {
@@ -61,16 +72,21 @@ impl<E> TaskError<E> {
     pub fn failed(&self) -> Option<&E> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) => None,
+            TaskError::Panicked(_) | TaskError::RuntimeShutdown => None,
         }
     }
 
-    /// The task's own error, or `None` when the task panicked.
+    /// The task's own error, or `None` when the task panicked or its runtime shut down.
     pub fn into_failed(self) -> Option<E> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) => None,
+            TaskError::Panicked(_) | TaskError::RuntimeShutdown => None,
         }
+    }
+
+    /// Whether the task was dropped by its runtime shutting down before it finished.
+    pub fn is_runtime_shutdown(&self) -> bool {
+        matches!(self, TaskError::RuntimeShutdown)
     }
 }
 
@@ -79,6 +95,7 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
         match self {
             TaskError::Failed(error) => write!(f, "task failed: {error}"),
             TaskError::Panicked(panic) => write!(f, "{panic}"),
+            TaskError::RuntimeShutdown => f.write_str(RUNTIME_SHUTDOWN),
         }
     }
 }
@@ -87,10 +104,12 @@ impl<E: std::error::Error + 'static> std::error::Error for TaskError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) => None,
+            TaskError::Panicked(_) | TaskError::RuntimeShutdown => None,
         }
     }
 }
+
+const RUNTIME_SHUTDOWN: &str = "task was stopped by its runtime shutting down before it finished; keep the runtime running until the group is joined";
 
 /// The payload of a caught task panic.
 ///
@@ -153,9 +172,10 @@ impl fmt::Display for PanicPayload {
 
 /// Why a group's [`join`](crate::TaskGroup::join) did not succeed.
 ///
-/// It holds every task failure that happened, in completion order, each with the
-/// [`TaskId`] that [`spawn`](crate::TaskGroup::spawn) returned, and says whether the
-/// group was cancelled. A cancelled group is never reported as a success, even when
+/// It holds every task failure that happened (an `Err`, a panic, or a task dropped by
+/// its runtime shutting down), in completion order, each with the [`TaskId`] that
+/// [`spawn`](crate::TaskGroup::spawn) returned, and says whether the group was
+/// cancelled. A cancelled group is never reported as a success, even when
 /// none of its tasks failed.
 #[derive(Debug)]
 pub struct GroupError<E> {
@@ -210,7 +230,9 @@ impl<E> GroupError<E> {
         };
         match self.failures.swap_remove(index) {
             (_, TaskError::Panicked(panic)) => panic.resume(),
-            (_, TaskError::Failed(_)) => unreachable!("the position search found a panic"),
+            (_, TaskError::Failed(_) | TaskError::RuntimeShutdown) => {
+                unreachable!("the position search found a panic")
+            }
         }
     }
 }
@@ -235,6 +257,10 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
                 Some(message) => write!(f, "task {id} panicked: {message}")?,
                 None => write!(f, "task {id} panicked")?,
             },
+            TaskError::RuntimeShutdown => write!(
+                f,
+                "task {id} was stopped by its runtime shutting down before it finished; keep the runtime running until the group is joined"
+            )?,
         }
         match self.failures.len() - 1 {
             0 => Ok(()),

@@ -27,6 +27,11 @@ use crate::{Spawner, TaskId};
 /// No task outlives its group: dropping the group, or the future that awaits `join`,
 /// aborts every task that is still running.
 ///
+/// Tasks run on the runtime they were spawned from. If that runtime shuts down while
+/// tasks are live, they are reported as [`TaskError::RuntimeShutdown`] (and, in a
+/// fail-fast group, the first one cancels the rest): keep the runtime alive until the
+/// group is joined.
+///
 /// # Cancellation
 ///
 /// A group cancels its tasks when a task fails (fail-fast), when [`cancel`](Self::cancel)
@@ -196,7 +201,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// # Errors
     ///
     /// Returns a [`GroupError`] with every failure (in completion order, with task ids)
-    /// when a task failed or panicked, or when the group was cancelled.
+    /// when a task failed or panicked, or when the group was cancelled. A task that its
+    /// runtime dropped before it finished (the runtime shut down) is a failure too,
+    /// [`TaskError::RuntimeShutdown`]: a group whose tasks did not all run to their end
+    /// is never reported as a success, unless they were aborted through
+    /// [`abort`](Self::abort).
     ///
     /// # Cancel safety
     ///

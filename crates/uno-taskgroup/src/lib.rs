@@ -32,8 +32,9 @@
 //! - [`TaskGroup`]: `spawn`, `join` (spawn order), `join_next` (completion order),
 //!   `cancel`, `token`, `spawner`.
 //! - [`Builder`]: `fail_fast`, `max_concurrency`, `grace_period`, `parent_token`.
-//! - [`GroupError`] lists every [`TaskError`] (an `Err` or a caught panic) with its
-//!   [`TaskId`]; [`GroupError::resume_panic`] re-raises a task's panic.
+//! - [`GroupError`] lists every [`TaskError`] (an `Err`, a caught panic, or a task
+//!   dropped by its runtime shutting down) with its [`TaskId`];
+//!   [`GroupError::resume_panic`] re-raises a task's panic.
 //! - Finished tasks drop their future as they finish and need no reaping: a
 //!   long-running group's memory is bounded by the most tasks live at once, plus the
 //!   results not collected yet (nothing for `()` results).

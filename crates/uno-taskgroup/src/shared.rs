@@ -329,6 +329,7 @@ impl<T, E> Shared<T, E> {
             // keeps that report from starting another one). The token's lock is looked
             // at here, never under the group's.
             if self.cancelled_from_outside() {
+                self.lock().tasks.mark_stopping(queued.slot);
                 drop(queued);
                 break;
             }
@@ -378,7 +379,8 @@ impl<T, E> Shared<T, E> {
         }
     }
 
-    /// Records how a task ended; `None` means it ended without an outcome (aborted).
+    /// Records how a task ended; `None` means it ended without an outcome: aborted by
+    /// the group or its owner, or dropped by its runtime shutting down (a failure).
     pub(crate) fn complete(&self, slot: usize, id: TaskId, outcome: Option<Outcome<T, E>>) {
         let mut teardown = None;
         let mut cancel_token = false;
@@ -386,12 +388,23 @@ impl<T, E> Shared<T, E> {
         let mut next = None;
         let waker = {
             let mut state = self.lock();
-            if state.tasks.release(slot, id) == Some(true) {
-                state.running -= 1;
-                slot_freed = !state.queue.is_empty();
+            // A task that was released already, or that the group or its owner chose to
+            // stop, ended the way they wanted.
+            let mut stopped_on_purpose = true;
+            if let Some(released) = state.tasks.release(slot, id) {
+                stopped_on_purpose = released.stopping;
+                if released.running {
+                    state.running -= 1;
+                    slot_freed = !state.queue.is_empty();
+                }
             }
             match outcome {
-                None => {}
+                None if stopped_on_purpose || self.aborted.load(Ordering::Acquire) => {}
+                // Nobody in the group stopped it, so its runtime dropped it: the runtime
+                // is shutting down (or was shut down when the task was spawned on it).
+                None => {
+                    cancel_token = self.record_failure(&mut state, id, TaskError::RuntimeShutdown);
+                }
                 Some(Ok(Ok(value))) => {
                     state.successes.push_back(value);
                     if mem::size_of::<T>() != 0 {
@@ -459,9 +472,13 @@ impl<T, E> Shared<T, E> {
     /// Tasks still waiting for a slot when the group starts cancelling never start:
     /// their futures are dropped without being polled.
     fn drop_queue(state: &mut State<T, E>) -> Teardown {
+        let queued = mem::take(&mut state.queue);
+        for task in &queued {
+            state.tasks.mark_stopping(task.slot);
+        }
         Teardown {
             abort: Vec::new(),
-            queued: mem::take(&mut state.queue),
+            queued,
         }
     }
 
@@ -602,7 +619,10 @@ impl<T, E> Shared<T, E> {
                 .iter()
                 .position(|queued| queued.id == id)
                 .and_then(|index| state.queue.remove(index));
-            (state.tasks.handle_of(id), queued)
+            if let Some(queued) = &queued {
+                state.tasks.mark_stopping(queued.slot);
+            }
+            (state.tasks.stop(id), queued)
         };
         match (handle, queued) {
             (Some(handle), _) => {
@@ -716,6 +736,9 @@ enum Slot {
         handle: Option<AbortHandle>,
         /// Spawned (counted against the concurrency limit), not waiting in the queue.
         running: bool,
+        /// The group (or its owner, through `abort`) chose to stop this task: if it
+        /// ends without an outcome, that is why. Group-wide aborts are in `aborted`.
+        stopping: bool,
     },
 }
 
@@ -728,6 +751,7 @@ impl Slots {
             id,
             handle: None,
             running,
+            stopping: false,
         };
         match self.free.pop() {
             Some(slot) => match mem::replace(&mut self.entries[slot], entry) {
@@ -763,21 +787,35 @@ impl Slots {
         }
     }
 
-    /// Frees the slot of task `id`; returns whether the task was running, or `None` if
-    /// it was released already.
-    fn release(&mut self, slot: usize, id: TaskId) -> Option<bool> {
-        let (running, ended) = match &mut self.entries[slot] {
+    /// Marks the task in `slot` as stopped on purpose (see `Slot::Live::stopping`).
+    fn mark_stopping(&mut self, slot: usize) {
+        if let Slot::Live { stopping, .. } = &mut self.entries[slot] {
+            *stopping = true;
+        }
+    }
+
+    /// Frees the slot of task `id`; returns whether the task was running and whether it
+    /// was being stopped on purpose, or `None` if it was released already.
+    fn release(&mut self, slot: usize, id: TaskId) -> Option<Released> {
+        let (released, ended) = match &mut self.entries[slot] {
             Slot::Live {
                 id: live_id,
                 running,
                 handle,
-            } if *live_id == id => (*running, handle.take()),
+                stopping,
+            } if *live_id == id => (
+                Released {
+                    running: *running,
+                    stopping: *stopping,
+                },
+                handle.take(),
+            ),
             _ => return None,
         };
         self.entries[slot] = Slot::Vacant { ended };
         self.free.push(slot);
         self.live -= 1;
-        Some(running)
+        Some(released)
     }
 
     fn take_handles(&mut self) -> Vec<AbortHandle> {
@@ -790,16 +828,28 @@ impl Slots {
             .collect()
     }
 
-    fn handle_of(&self, id: TaskId) -> Option<AbortHandle> {
-        self.entries.iter().find_map(|entry| match entry {
+    /// The handle of live task `id`, which is marked as being stopped on purpose: the
+    /// caller aborts it.
+    fn stop(&mut self, id: TaskId) -> Option<AbortHandle> {
+        self.entries.iter_mut().find_map(|entry| match entry {
             Slot::Live {
                 id: live_id,
-                handle,
+                handle: Some(handle),
+                stopping,
                 ..
-            } if *live_id == id => handle.clone(),
+            } if *live_id == id => {
+                *stopping = true;
+                Some(handle.clone())
+            }
             _ => None,
         })
     }
+}
+
+/// What `Slots::release` found about a task that ended.
+struct Released {
+    running: bool,
+    stopping: bool,
 }
 
 #[cfg(test)]
