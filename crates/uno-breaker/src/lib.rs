@@ -1,0 +1,2 @@
+//! A circuit breaker for tokio (work in progress).
+#![forbid(unsafe_code)]
