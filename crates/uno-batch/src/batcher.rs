@@ -172,7 +172,9 @@ where
     ///   [`BatchError::WrongLength`] when the item's batch ended that way.
     /// - [`BatchError::Closed`] when the batcher is closed (the item is dropped; use
     ///   [`try_add`](Self::try_add) to get it back).
-    /// - [`BatchError::Stopped`] when the runtime shut down before the output came.
+    /// - [`BatchError::Stopped`] when the runtime the batcher was built on shut down,
+    ///   before the output came or before the item could be queued (also while
+    ///   waiting for room: the room would never come back).
     ///
     /// # Cancel safety
     ///
@@ -202,8 +204,8 @@ where
             None => None,
             Some(room) => match room.acquire().await {
                 Ok(permit) => Some(permit),
-                // The semaphore is closed only by `close`.
-                Err(_) => return Err(BatchError::Closed),
+                // The semaphore is closed by `close`, or by the worker stopping.
+                Err(_) => return Err(self.refusal()),
             },
         };
         match self.enqueue(item, permit) {
@@ -218,8 +220,9 @@ where
     /// # Errors
     ///
     /// Hands the item back in a [`TryAddError`] whose reason is
-    /// [`BatchError::Full`] when `max_pending` items are queued, or
-    /// [`BatchError::Closed`] when the batcher is closed.
+    /// [`BatchError::Full`] when `max_pending` items are queued,
+    /// [`BatchError::Closed`] when the batcher is closed, or [`BatchError::Stopped`]
+    /// when the runtime the batcher was built on shut down.
     ///
     /// # Examples
     ///
@@ -250,7 +253,7 @@ where
                     return Err(TryAddError::new(item, BatchError::Full));
                 }
                 Err(TryAcquireError::Closed) => {
-                    return Err(TryAddError::new(item, BatchError::Closed));
+                    return Err(TryAddError::new(item, self.refusal()));
                 }
             },
         };
@@ -272,7 +275,7 @@ where
             .send(Message::Item(Entry { item, reply }))
         {
             return match message {
-                Message::Item(entry) => Err(TryAddError::new(entry.item, BatchError::Closed)),
+                Message::Item(entry) => Err(TryAddError::new(entry.item, self.refusal())),
                 // Only an item was sent; the other messages cannot come back here.
                 Message::Flush(_) | Message::Close => unreachable!("sent an item"),
             };
@@ -286,6 +289,17 @@ where
 }
 
 impl<I, O, E> AsyncBatcher<I, O, E> {
+    /// Why a new item is refused once the worker no longer takes any: the batcher was
+    /// closed, or, when nobody closed it, the worker stopped because its runtime shut
+    /// down (the only other way its channel and its room close while a handle lives).
+    fn refusal(&self) -> BatchError<E> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            BatchError::Closed
+        } else {
+            BatchError::Stopped
+        }
+    }
+
     /// Sends every item queued before this call at once, without waiting for its batch
     /// to fill or for `max_wait_time`, and resolves when those items have been
     /// processed (their batches finished and outputs delivered), together with any

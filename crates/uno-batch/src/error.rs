@@ -37,8 +37,9 @@ pub enum BatchError<E> {
     Full,
     /// The batcher was closed with `close`, so it accepts no new item.
     Closed,
-    /// The batcher's worker stopped before this item's output was delivered, because
-    /// the tokio runtime it ran on shut down.
+    /// The batcher's worker stopped, because the tokio runtime it ran on (the one
+    /// `build` was called on) shut down: the item's output was not delivered, or a new
+    /// item could not be queued.
     Stopped,
     /// The builder was given a setting that cannot work (for example a zero batch
     /// size); the message names it.
@@ -145,8 +146,8 @@ impl<E> fmt::Display for BatchError<E> {
                 f.write_str("the batcher is closed and accepts no new items; create a new batcher")
             }
             Self::Stopped => f.write_str(
-                "the batcher stopped before this item's output was delivered \
-                 because its tokio runtime shut down",
+                "the batcher stopped because the tokio runtime it was built on shut down, \
+                 so this item was not processed; build a new batcher on a running runtime",
             ),
             Self::InvalidConfig(what) => write!(f, "invalid batcher configuration: {what}"),
             Self::NoRuntime => f.write_str(
@@ -170,8 +171,9 @@ where
 
 /// The item that `try_add` could not queue, handed back with the reason.
 ///
-/// The reason is [`BatchError::Full`] (no room: `max_pending` items are queued) or
-/// [`BatchError::Closed`] (the batcher is closed).
+/// The reason is [`BatchError::Full`] (no room: `max_pending` items are queued),
+/// [`BatchError::Closed`] (the batcher is closed) or [`BatchError::Stopped`] (the
+/// runtime the batcher was built on shut down).
 ///
 /// # Examples
 ///
@@ -206,14 +208,15 @@ impl<I, E> TryAddError<I, E> {
         Self { item, error }
     }
 
-    /// Why the item was not queued: [`BatchError::Full`] or [`BatchError::Closed`].
+    /// Why the item was not queued: [`BatchError::Full`], [`BatchError::Closed`] or
+    /// [`BatchError::Stopped`].
     #[must_use]
     pub fn error(&self) -> &BatchError<E> {
         &self.error
     }
 
     /// Whether the item was refused for lack of room (rather than because the batcher
-    /// is closed), so that trying again later can succeed.
+    /// is closed or stopped), so that trying again later can succeed.
     #[must_use]
     pub fn is_full(&self) -> bool {
         matches!(self.error, BatchError::Full)

@@ -316,6 +316,17 @@ where
     }
 }
 
+// Whether the worker ends normally or is dropped with its runtime, no room will be
+// given back after this: closing the room wakes callers of `add` waiting for it, who
+// then report `Stopped` (or `Closed` after `close`) instead of waiting forever.
+impl<I, O, E, F> Drop for Worker<I, O, E, F> {
+    fn drop(&mut self) {
+        if let Some(room) = &self.room {
+            room.close();
+        }
+    }
+}
+
 /// Runs the operation on one batch and sends each caller its own outcome.
 async fn run_batch<I, O, E, F, Fut>(
     op: Arc<F>,
