@@ -6,6 +6,8 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use crate::batcher::AsyncBatcher;
 use crate::dedup::Dedup;
 use crate::error::BatchError;
@@ -25,6 +27,9 @@ pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
 /// | [`max_batch_size`](Self::max_batch_size) | 100 | rejected by `build` |
 /// | [`max_wait_time`](Self::max_wait_time) | 100 ms | send as soon as the worker sees an item |
 /// | [`max_pending`](Self::max_pending) | unbounded | rejected by `build` |
+///
+/// Huge values never overflow: `usize::MAX` sizes mean "unbounded" and a wait too
+/// long to end (`Duration::MAX`) means "no time limit".
 /// | [`max_concurrent_batches`](Self::max_concurrent_batches) | 1 | rejected by `build` |
 ///
 /// # Examples
@@ -88,7 +93,10 @@ where
     }
 
     /// The most items one batch holds. A batch is sent as soon as this many items are
-    /// queued. Zero is rejected by [`build`](Self::build).
+    /// queued. Zero is rejected by [`build`](Self::build). A huge size such as
+    /// `usize::MAX` means "no size limit": batches are then sent by `max_wait_time`,
+    /// [`flush`](AsyncBatcher::flush) or [`close`](AsyncBatcher::close), each holding
+    /// everything queued.
     pub fn max_batch_size(mut self, max_batch_size: usize) -> Self {
         self.config.max_batch_size = max_batch_size;
         self
@@ -101,6 +109,11 @@ where
     /// `Duration::ZERO` means "send as soon as the worker sees the item": the worker
     /// sends whatever is queued each time it wakes, up to `max_batch_size` items per
     /// batch, so batches hold only the items that arrived together.
+    ///
+    /// A wait too long to end (one that cannot be added to the item's arrival
+    /// `Instant`, or ends within a second of the last one, such as `Duration::MAX`)
+    /// means "no time limit": batches are then sent only when full, or by
+    /// [`flush`](AsyncBatcher::flush) and [`close`](AsyncBatcher::close).
     pub fn max_wait_time(mut self, max_wait_time: Duration) -> Self {
         self.config.max_wait_time = max_wait_time;
         self
@@ -115,14 +128,18 @@ where
     ///
     /// A value below `max_batch_size` is allowed; batches then never fill and are sent
     /// by `max_wait_time`.
+    ///
+    /// A bound of [`Semaphore::MAX_PERMITS`] or more (tokio's semaphore, which holds
+    /// the room, cannot count further), such as `usize::MAX`, means unbounded, the
+    /// same as not calling this setter: no program could queue that many items.
     pub fn max_pending(mut self, max_pending: usize) -> Self {
-        self.config.max_pending = Some(max_pending);
+        self.config.max_pending = (max_pending < Semaphore::MAX_PERMITS).then_some(max_pending);
         self
     }
 
     /// The most batches whose operation runs at once (default 1). With more than one,
     /// batches may finish in any order; each caller still gets its own item's output.
-    /// Zero is rejected by [`build`](Self::build).
+    /// Zero is rejected by [`build`](Self::build); `usize::MAX` means no limit.
     pub fn max_concurrent_batches(mut self, max_concurrent_batches: usize) -> Self {
         self.config.max_concurrent_batches = max_concurrent_batches;
         self

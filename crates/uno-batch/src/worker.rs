@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
@@ -218,8 +219,7 @@ where
                 || self.queue.len() >= self.config.max_batch_size
                 || self.flushes.iter().any(|flush| flush.remaining > 0);
             if !due {
-                // A wait too long to represent means "no time limit".
-                let deadline = oldest.arrived.checked_add(self.config.max_wait_time)?;
+                let deadline = wait_deadline(oldest.arrived, self.config.max_wait_time)?;
                 if *now.get_or_insert_with(Instant::now) < deadline {
                     return Some(deadline);
                 }
@@ -314,6 +314,17 @@ where
             room.add_permits(items);
         }
     }
+}
+
+/// When an item that arrived at `arrived` has waited `max_wait_time`, or `None` for "no
+/// time limit": a wait too long to add to an instant (`Duration::MAX`), or one ending
+/// within a second of the last instant, which tokio's timer cannot hold (it rounds a
+/// deadline up to the next millisecond and would overflow). Such a wait outlasts any
+/// program, so "forever" is what it means.
+fn wait_deadline(arrived: Instant, max_wait_time: Duration) -> Option<Instant> {
+    let deadline = arrived.checked_add(max_wait_time)?;
+    deadline.checked_add(Duration::from_secs(1))?;
+    Some(deadline)
 }
 
 // Whether the worker ends normally or is dropped with its runtime, no room will be
