@@ -57,8 +57,12 @@ use crate::{Spawner, TaskId};
 /// # Ok(())
 /// # }
 /// ```
+#[must_use = "a TaskGroup aborts its tasks when dropped; call `join` to wait for them"]
 pub struct TaskGroup<T, E> {
     pub(crate) shared: Arc<Shared<T, E>>,
+    /// Set by `join`: a group dropped while being joined was cancelled on purpose, and
+    /// is not warned about.
+    joined: bool,
 }
 
 impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
@@ -103,6 +107,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
 
     pub(crate) fn from_config(config: Config) -> Self {
         TaskGroup {
+            joined: false,
             shared: Arc::new(Shared::new(config)),
         }
     }
@@ -226,7 +231,8 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// assert!(matches!(error.failures(), [(id, TaskError::Failed("no"))] if *id == failing));
     /// # }
     /// ```
-    pub async fn join(self) -> Result<Vec<T>, GroupError<E>> {
+    pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
+        self.joined = true;
         drive(&self.shared, |waker| self.shared.poll_join(waker)).await
     }
 
@@ -298,6 +304,19 @@ impl<T: Send + 'static, E: Send + 'static> Default for TaskGroup<T, E> {
 
 impl<T, E> Drop for TaskGroup<T, E> {
     fn drop(&mut self) {
+        // Dropping a group that was never joined while it still has tasks is usually a
+        // mistake (`main` returned, an early `return` or `?`): say what was dropped.
+        #[cfg(feature = "tracing")]
+        if !self.joined {
+            let live = self.shared.live();
+            if live > 0 {
+                tracing::warn!(
+                    target: "uno_taskgroup",
+                    live,
+                    "a TaskGroup was dropped without join while {live} of its tasks were running or queued; they are aborted; await `join` (or `Shutdown::run`) to let them finish"
+                );
+            }
+        }
         self.shared.shut_down();
     }
 }

@@ -27,6 +27,10 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+mod warnings;
+
+pub use warnings::warnings_during;
+
 /// A database server that tests can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Server {
