@@ -5,9 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{Notify, Semaphore, SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
+use tokio::sync::{SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 
 use crate::builder::{Builder, Config};
+use crate::claim::{Claim, Room};
 use crate::dedup::Dedup;
 use crate::error::{BatchError, TryAddError};
 use crate::ticket::Ticket;
@@ -78,11 +79,10 @@ struct Shared<I, O, E> {
     /// Dropping the last sender (with the last handle) tells the worker to drain and stop.
     sender: mpsc::UnboundedSender<Message<I, O, E>>,
     /// Room in the queue, one permit per item, when `max_pending` is set. An accepted
-    /// item's permit is given back by the worker when the item leaves the queue.
-    room: Option<Arc<Semaphore>>,
+    /// item's permit is given back when the item leaves the queue: by the worker when
+    /// it takes the item into a batch, by the ticket when it is dropped before that.
+    room: Arc<Room>,
     closed: AtomicBool,
-    /// Woken by a ticket dropped early, so the worker removes its item promptly.
-    cancelled: Arc<Notify>,
     /// Becomes true (or its sender is dropped) when the worker has stopped.
     finished: watch::Receiver<bool>,
     config: Config,
@@ -134,10 +134,7 @@ where
         Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
     {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let room = config
-            .max_pending
-            .map(|max_pending| Arc::new(Semaphore::new(max_pending)));
-        let cancelled = Arc::new(Notify::new());
+        let room = Arc::new(Room::new(config.max_pending));
         let (finished_sender, finished) = watch::channel(false);
         let worker = Worker::new(
             op,
@@ -145,8 +142,7 @@ where
             dedup,
             Channels {
                 receiver,
-                room: room.clone(),
-                cancelled: Arc::clone(&cancelled),
+                room: Arc::clone(&room),
                 finished: finished_sender,
             },
         );
@@ -156,7 +152,6 @@ where
                 sender,
                 room,
                 closed: AtomicBool::new(false),
-                cancelled,
                 finished,
                 config,
             }),
@@ -200,7 +195,7 @@ where
     /// # }
     /// ```
     pub async fn add(&self, item: I) -> Result<O, BatchError<E>> {
-        let permit = match &self.shared.room {
+        let permit = match self.shared.room.permits() {
             None => None,
             Some(room) => match room.acquire().await {
                 Ok(permit) => Some(permit),
@@ -245,7 +240,7 @@ where
     /// # }
     /// ```
     pub fn try_add(&self, item: I) -> Result<Ticket<O, E>, TryAddError<I, E>> {
-        let permit = match &self.shared.room {
+        let permit = match self.shared.room.permits() {
             None => None,
             Some(room) => match room.try_acquire() {
                 Ok(permit) => Some(permit),
@@ -269,10 +264,13 @@ where
             return Err(TryAddError::new(item, BatchError::Closed));
         }
         let (reply, receiver) = oneshot::channel();
-        if let Err(mpsc::error::SendError(message)) = self
-            .shared
-            .sender
-            .send(Message::Item(Entry { item, reply }))
+        let claim = Claim::new();
+        if let Err(mpsc::error::SendError(message)) =
+            self.shared.sender.send(Message::Item(Entry {
+                item,
+                reply,
+                claim: claim.clone(),
+            }))
         {
             return match message {
                 Message::Item(entry) => Err(TryAddError::new(entry.item, self.refusal())),
@@ -280,11 +278,11 @@ where
                 Message::Flush(_) | Message::Close => unreachable!("sent an item"),
             };
         }
-        // The worker gives this room back when the item leaves the queue.
+        // The worker or the ticket gives this room back when the item leaves the queue.
         if let Some(permit) = permit {
             permit.forget();
         }
-        Ok(Ticket::new(receiver, Arc::clone(&self.shared.cancelled)))
+        Ok(Ticket::new(receiver, claim, Arc::clone(&self.shared.room)))
     }
 }
 
@@ -375,9 +373,7 @@ impl<I, O, E> AsyncBatcher<I, O, E> {
     /// ```
     pub async fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
-        if let Some(room) = &self.shared.room {
-            room.close();
-        }
+        self.shared.room.close();
         // Fails only when the worker already closed its channel for an earlier close.
         let _ = self.shared.sender.send(Message::Close);
         self.wait_until_stopped().await;

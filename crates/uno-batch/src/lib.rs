@@ -72,6 +72,7 @@
 
 mod batcher;
 mod builder;
+mod claim;
 mod dedup;
 mod error;
 mod ticket;

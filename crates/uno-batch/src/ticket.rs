@@ -6,8 +6,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
+use crate::claim::{Claim, Room};
 use crate::error::BatchError;
 
 /// What the worker sends back for one item.
@@ -31,15 +32,21 @@ pub(crate) type Outcome<O, E> = Result<O, BatchError<E>>;
 #[must_use = "dropping a ticket cancels its item"]
 pub struct Ticket<O, E> {
     receiver: oneshot::Receiver<Outcome<O, E>>,
-    cancelled: Arc<Notify>,
+    claim: Claim,
+    room: Arc<Room>,
     completed: bool,
 }
 
 impl<O, E> Ticket<O, E> {
-    pub(crate) fn new(receiver: oneshot::Receiver<Outcome<O, E>>, cancelled: Arc<Notify>) -> Self {
+    pub(crate) fn new(
+        receiver: oneshot::Receiver<Outcome<O, E>>,
+        claim: Claim,
+        room: Arc<Room>,
+    ) -> Self {
         Self {
             receiver,
-            cancelled,
+            claim,
+            room,
             completed: false,
         }
     }
@@ -62,10 +69,12 @@ impl<O, E> Drop for Ticket<O, E> {
         if self.completed {
             return;
         }
-        // Close the channel before waking the worker, so that the worker is sure to see
-        // this item as cancelled when it looks, and can give its room back at once.
+        // Cancelling is O(1) and needs no help from the worker: the claim tells the
+        // worker to skip the item, and the room is given back here, at once (unless the
+        // item's batch already started, when the worker gave it back). Closing the
+        // channel lets a running batch drop this output early.
         self.receiver.close();
-        self.cancelled.notify_one();
+        self.room.cancel(&self.claim);
     }
 }
 
