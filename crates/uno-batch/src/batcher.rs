@@ -10,6 +10,7 @@ use tokio::sync::{SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 use crate::builder::{Builder, Config};
 use crate::claim::{Claim, Room};
 use crate::dedup::Dedup;
+use crate::draining::{DrainEntry, Draining};
 use crate::error::{BatchError, TryAddError};
 use crate::ticket::Ticket;
 use crate::worker::{Channels, Entry, Message, Worker};
@@ -86,6 +87,17 @@ struct Shared<I, O, E> {
     /// Becomes true (or its sender is dropped) when the worker has stopped.
     finished: watch::Receiver<bool>,
     config: Config,
+    /// Registered with [`Draining`] when the last handle is dropped.
+    drain: Arc<DrainEntry>,
+}
+
+impl<I, O, E> Drop for Shared<I, O, E> {
+    fn drop(&mut self) {
+        // The last handle is gone: the worker sends what it holds in the background.
+        // Registered now, synchronously, so that an exit path that starts right after
+        // this drop already sees it.
+        Draining::global().register(Arc::clone(&self.drain));
+    }
 }
 
 impl<I, O, E> AsyncBatcher<I, O, E>
@@ -127,6 +139,7 @@ where
         op: F,
         config: Config,
         dedup: Option<Dedup<I, O>>,
+        name: Arc<str>,
         runtime: &tokio::runtime::Handle,
     ) -> Self
     where
@@ -136,6 +149,7 @@ where
         let (sender, receiver) = mpsc::unbounded_channel();
         let room = Arc::new(Room::new(config.max_pending));
         let (finished_sender, finished) = watch::channel(false);
+        let drain = Arc::new(DrainEntry::new(name, finished.clone()));
         let worker = Worker::new(
             op,
             config,
@@ -144,6 +158,7 @@ where
                 receiver,
                 room: Arc::clone(&room),
                 finished: finished_sender,
+                drain: Arc::clone(&drain),
             },
         );
         runtime.spawn(worker.run());
@@ -154,6 +169,7 @@ where
                 closed: AtomicBool::new(false),
                 finished,
                 config,
+                drain,
             }),
         }
     }

@@ -58,6 +58,7 @@ pub struct Builder<I, O, E, F> {
     op: F,
     config: Config,
     dedup: Option<Dedup<I, O>>,
+    name: Option<String>,
     _types: PhantomData<fn(I) -> (O, E)>,
 }
 
@@ -88,6 +89,7 @@ where
                 max_concurrent_batches: 1,
             },
             dedup: None,
+            name: None,
             _types: PhantomData,
         }
     }
@@ -183,6 +185,13 @@ where
         self
     }
 
+    /// A name for the batcher in warnings and in exit reports ("35 items of batcher
+    /// orders"). Default: `of <item type>`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// Checks the settings and starts the batcher's worker on the current tokio
     /// runtime.
     ///
@@ -211,7 +220,13 @@ where
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(BatchError::NoRuntime);
         };
-        Ok(AsyncBatcher::start(self.op, config, self.dedup, &runtime))
+        let name: std::sync::Arc<str> = match self.name {
+            Some(name) => name.into(),
+            None => format!("of {}", std::any::type_name::<I>()).into(),
+        };
+        Ok(AsyncBatcher::start(
+            self.op, config, self.dedup, name, &runtime,
+        ))
     }
 }
 

@@ -74,11 +74,13 @@ mod batcher;
 mod builder;
 mod claim;
 mod dedup;
+mod draining;
 mod error;
 mod ticket;
 mod worker;
 
 pub use crate::batcher::AsyncBatcher;
 pub use crate::builder::{Builder, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_TIME};
+pub use crate::draining::Draining;
 pub use crate::error::{BatchError, TryAddError};
 pub use crate::ticket::Ticket;

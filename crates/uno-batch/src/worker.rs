@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use crate::builder::Config;
 use crate::claim::{Claim, Room};
 use crate::dedup::Dedup;
+use crate::draining::DrainEntry;
 use crate::error::BatchError;
 use crate::ticket::Outcome;
 
@@ -92,6 +93,7 @@ pub(crate) struct Channels<I, O, E> {
     pub(crate) receiver: mpsc::UnboundedReceiver<Message<I, O, E>>,
     pub(crate) room: Arc<Room>,
     pub(crate) finished: watch::Sender<bool>,
+    pub(crate) drain: Arc<DrainEntry>,
 }
 
 pub(crate) struct Worker<I, O, E, F> {
@@ -119,6 +121,10 @@ pub(crate) struct Worker<I, O, E, F> {
     running: Vec<task::Id>,
     flushes: Vec<FlushWaiter>,
     finished: watch::Sender<bool>,
+    /// Where the worker publishes what it holds, for exit paths.
+    drain: Arc<DrainEntry>,
+    /// Whether every handle is gone while items were queued; warned about once.
+    warned_dropped: bool,
     /// How many times the worker looked at a queued entry, so that a unit test can
     /// check that cancelling costs O(1) without timing anything.
     #[cfg(test)]
@@ -160,6 +166,8 @@ where
             running: Vec::with_capacity(config.max_concurrent_batches.min(64)),
             flushes: Vec::new(),
             finished: channels.finished,
+            drain: channels.drain,
+            warned_dropped: false,
             #[cfg(test)]
             visits: 0,
         }
@@ -173,6 +181,7 @@ where
         let mut timer_deadline = None;
         loop {
             let deadline = self.turn();
+            self.drain.publish(self.live, self.in_flight.len());
             if !self.receiving && self.queue.is_empty() && self.in_flight.is_empty() {
                 break;
             }
@@ -192,6 +201,9 @@ where
                 received = self.receiver.recv_many(&mut incoming, RECEIVE_CHUNK), if self.receiving => {
                     if received == 0 {
                         // Closed and drained: every handle is gone, or `close` was called.
+                        if !self.closing {
+                            self.warn_dropped();
+                        }
                         self.receiving = false;
                         self.closing = true;
                     }
@@ -202,6 +214,23 @@ where
         }
         event!(debug, "batcher worker finished");
         self.finished.send_replace(true);
+    }
+
+    /// Every handle was dropped without `close` while items were queued: they are sent
+    /// in the background, which only an exit path that waits for [`Draining`] (such as
+    /// uno-signal's `Shutdown::run`) is sure to let finish. Says so once.
+    fn warn_dropped(&mut self) {
+        if self.warned_dropped || self.live == 0 {
+            return;
+        }
+        self.warned_dropped = true;
+        event!(
+            warn,
+            batcher = self.drain.name(),
+            queued = self.live,
+            "a batcher was dropped with {} items queued; they are sent in the background, and only an exit path that waits for them (uno-signal's Shutdown::run) is sure to let that finish; call close().await to wait yourself",
+            self.live
+        );
     }
 
     /// Does what is due after anything happened: counts cancellations, starts due
@@ -512,7 +541,8 @@ mod tests {
         const ITEMS: usize = 10_000;
         let (_sender, receiver) = mpsc::unbounded_channel();
         let room = Arc::new(Room::new(Some(ITEMS)));
-        let (finished, _) = watch::channel(false);
+        let (finished, finished_receiver) = watch::channel(false);
+        let drain = Arc::new(DrainEntry::new("test".into(), finished_receiver));
         let config = Config {
             max_batch_size: usize::MAX,
             max_wait_time: Duration::MAX,
@@ -527,6 +557,7 @@ mod tests {
                 receiver,
                 room: Arc::clone(&room),
                 finished,
+                drain,
             },
         );
         let permits = room.permits().unwrap();

@@ -142,6 +142,7 @@ impl<R: AsyncResource> Managed<R> {
         Closing {
             cleanup: Some(Box::pin(owned_cleanup(resource, limit))),
             tracker,
+            what: std::any::type_name::<R>(),
         }
         .await
     }
@@ -161,6 +162,8 @@ type OwnedCleanup<E> = Pin<Box<dyn Future<Output = Result<(), Error<E>>> + Send>
 struct Closing<E: std::error::Error + Send + Sync + 'static> {
     cleanup: Option<OwnedCleanup<E>>,
     tracker: Option<CleanupTracker>,
+    /// The resource's type name, for reports of cleanups that did not finish.
+    what: &'static str,
 }
 
 impl<E: std::error::Error + Send + Sync + 'static> Future for Closing<E> {
@@ -185,11 +188,14 @@ impl<E: std::error::Error + Send + Sync + 'static> Drop for Closing<E> {
             Some(tracker) => tracker,
             None => CleanupTracker::global(),
         };
-        tracker.spawn_started(Box::pin(async move {
-            cleanup
-                .await
-                .map_err(|error| error.map_inner(BoxError::from))
-        }));
+        tracker.spawn_started(
+            self.what,
+            Box::pin(async move {
+                cleanup
+                    .await
+                    .map_err(|error| error.map_inner(BoxError::from))
+            }),
+        );
     }
 }
 
@@ -204,7 +210,10 @@ impl<R: AsyncResource> Drop for Managed<R> {
             "uno-resource: dropped without close, cleaning up in the background"
         );
         let tracker = self.tracker();
-        tracker.spawn(boxed_cleanup(resource, tracker.cleanup_timeout()));
+        tracker.spawn(
+            std::any::type_name::<R>(),
+            boxed_cleanup(resource, tracker.cleanup_timeout()),
+        );
     }
 }
 

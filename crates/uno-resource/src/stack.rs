@@ -249,15 +249,18 @@ impl<E> Drop for ResourceStack<E> {
             .into_iter()
             .map(|entry| entry.close_boxed())
             .collect();
-        self.tracker.spawn(Box::pin(async move {
-            let mut errors = Vec::new();
-            for close in closes.into_iter().rev() {
-                if let Err(error) = close.await {
-                    errors.push(error);
+        self.tracker.spawn(
+            "a resource stack",
+            Box::pin(async move {
+                let mut errors = Vec::new();
+                for close in closes.into_iter().rev() {
+                    if let Err(error) = close.await {
+                        errors.push(error);
+                    }
                 }
-            }
-            Error::aggregate(errors)
-        }));
+                Error::aggregate(errors)
+            }),
+        );
     }
 }
 

@@ -92,6 +92,14 @@ struct Inner {
     tasks: TaskTracker,
     cleanup_timeout: Duration,
     failures: Mutex<Failures>,
+    /// What each pending cleanup cleans up, for reports of what did not finish.
+    pending: Mutex<PendingNames>,
+}
+
+#[derive(Default)]
+struct PendingNames {
+    next_id: u64,
+    names: std::collections::HashMap<u64, &'static str>,
 }
 
 #[derive(Default)]
@@ -142,6 +150,7 @@ impl CleanupTracker {
                 tasks,
                 cleanup_timeout,
                 failures: Mutex::new(Failures::default()),
+                pending: Mutex::new(PendingNames::default()),
             }),
         }
     }
@@ -175,6 +184,40 @@ impl CleanupTracker {
         self.inner.tasks.len()
     }
 
+    /// What each pending background cleanup cleans up (the resource's type name, or
+    /// "a resource stack"), oldest first: what an exit path reports when the cleanups
+    /// did not finish in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let tracker = uno_resource::CleanupTracker::new();
+    /// assert!(tracker.pending_cleanups().is_empty());
+    /// ```
+    #[must_use]
+    pub fn pending_cleanups(&self) -> Vec<&'static str> {
+        let pending = lock_pending(&self.inner.pending);
+        let mut names: Vec<(u64, &'static str)> = pending
+            .names
+            .iter()
+            .map(|(id, name)| (*id, *name))
+            .collect();
+        names.sort_unstable_by_key(|(id, _)| *id);
+        names.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// Records that a cleanup of `what` is pending until the returned guard drops.
+    fn pending_name(&self, what: &'static str) -> PendingName {
+        let mut pending = lock_pending(&self.inner.pending);
+        let id = pending.next_id;
+        pending.next_id += 1;
+        pending.names.insert(id, what);
+        PendingName {
+            tracker: self.clone(),
+            id,
+        }
+    }
+
     /// Waits until no background cleanup is pending.
     ///
     /// Cleanups spawned while waiting are waited for too. Each cleanup is bounded by
@@ -203,8 +246,9 @@ impl CleanupTracker {
         lock(&self.inner.failures).count
     }
 
-    /// Runs `cleanup`, which has not been polled yet, in the background.
-    pub(crate) fn spawn(&self, cleanup: CleanupFuture) {
+    /// Runs `cleanup` of `what`, which has not been polled yet, in the background.
+    pub(crate) fn spawn(&self, what: &'static str, cleanup: CleanupFuture) {
+        let name = self.pending_name(what);
         match Handle::try_current() {
             Ok(handle) => {
                 let unstarted = Unstarted {
@@ -214,6 +258,7 @@ impl CleanupTracker {
                 let tracker = self.clone();
                 self.inner.tasks.spawn_on(
                     async move {
+                        let _name = name;
                         let mut unstarted = unstarted;
                         if let Some(cleanup) = unstarted.cleanup.take() {
                             tracker.run_to_end(cleanup).await;
@@ -229,13 +274,18 @@ impl CleanupTracker {
     /// Finishes `cleanup`, which has already been polled, in the background. Such a
     /// future may hold timers of the runtime it started on, so it cannot move to a
     /// helper thread; without a runtime it is reported as cancelled.
-    pub(crate) fn spawn_started(&self, cleanup: CleanupFuture) {
+    pub(crate) fn spawn_started(&self, what: &'static str, cleanup: CleanupFuture) {
         match Handle::try_current() {
             Ok(handle) => {
+                let name = self.pending_name(what);
                 let tracker = self.clone();
-                self.inner
-                    .tasks
-                    .spawn_on(async move { tracker.run_to_end(cleanup).await }, &handle);
+                self.inner.tasks.spawn_on(
+                    async move {
+                        let _name = name;
+                        tracker.run_to_end(cleanup).await;
+                    },
+                    &handle,
+                );
             }
             Err(_) => self.record(Err(Error::CleanupCancelled)),
         }
@@ -335,6 +385,27 @@ impl Drop for Running<'_> {
             self.tracker.record(Err(Error::CleanupCancelled));
         }
     }
+}
+
+/// Removes a pending cleanup's name when its task ends, however it ends.
+struct PendingName {
+    tracker: CleanupTracker,
+    id: u64,
+}
+
+impl Drop for PendingName {
+    fn drop(&mut self) {
+        lock_pending(&self.tracker.inner.pending)
+            .names
+            .remove(&self.id);
+    }
+}
+
+fn lock_pending(pending: &Mutex<PendingNames>) -> std::sync::MutexGuard<'_, PendingNames> {
+    // Only inserts and removes happen under the lock: a poisoned lock is consistent.
+    pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn lock(failures: &Mutex<Failures>) -> std::sync::MutexGuard<'_, Failures> {

@@ -1,8 +1,10 @@
 //! Options of a [`Shutdown`].
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Shutdown, Signal, SignalError};
+use crate::{Drain, Shutdown, Signal, SignalError};
 
 /// The grace period when none is set: five seconds, enough for most cleanups and
 /// clearly shorter than the time after which supervisors follow `SIGTERM` with
@@ -25,6 +27,20 @@ pub enum ForceExit {
     Never,
 }
 
+/// What [`ShutdownReport::exit_code`](crate::ShutdownReport::exit_code) gives after a
+/// shutdown that a signal began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SignalExit {
+    /// 128 plus the signal's number (130 after `SIGINT`, 143 after `SIGTERM`), what a
+    /// shell reports for a process the signal ended. The default.
+    #[default]
+    Conventional,
+    /// 0 after a clean drain (1 otherwise): for supervisors that treat any non-zero
+    /// exit as a crash, even after the `SIGTERM` they sent.
+    Success,
+}
+
 /// Options for a [`Shutdown`], made by [`Shutdown::builder`].
 ///
 /// # Examples
@@ -43,21 +59,49 @@ pub enum ForceExit {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone)]
 #[must_use = "a ShutdownBuilder does nothing until install() is called"]
 pub struct ShutdownBuilder {
     pub(crate) signals: Vec<Signal>,
     pub(crate) grace_period: Duration,
     pub(crate) force_exit: ForceExit,
+    pub(crate) signal_exit: SignalExit,
+    pub(crate) drains: Vec<Arc<dyn Drain>>,
 }
 
 impl Default for ShutdownBuilder {
     fn default() -> Self {
+        let drains: Vec<Arc<dyn Drain>> = vec![
+            #[cfg(feature = "resource")]
+            Arc::new(crate::drain::ResourceCleanups),
+            #[cfg(feature = "batch")]
+            Arc::new(crate::drain::BatchDrains),
+        ];
         ShutdownBuilder {
             signals: vec![Signal::Interrupt, Signal::Terminate],
             grace_period: DEFAULT_GRACE_PERIOD,
             force_exit: ForceExit::Conventional,
+            signal_exit: SignalExit::Conventional,
+            drains,
         }
+    }
+}
+
+impl fmt::Debug for ShutdownBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownBuilder")
+            .field("signals", &self.signals)
+            .field("grace_period", &self.grace_period)
+            .field("force_exit", &self.force_exit)
+            .field("signal_exit", &self.signal_exit)
+            .field(
+                "drains",
+                &self
+                    .drains
+                    .iter()
+                    .map(|drain| drain.name())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -88,6 +132,23 @@ impl ShutdownBuilder {
     /// [`ForceExit::Conventional`].
     pub fn force_exit(mut self, force_exit: ForceExit) -> Self {
         self.force_exit = force_exit;
+        self
+    }
+
+    /// What [`ShutdownReport::exit_code`](crate::ShutdownReport::exit_code) gives after
+    /// a shutdown that a signal began. Default: [`SignalExit::Conventional`].
+    pub fn signal_exit(mut self, signal_exit: SignalExit) -> Self {
+        self.signal_exit = signal_exit;
+        self
+    }
+
+    /// Adds something for [`run`](Shutdown::run) to wait for once the work has
+    /// stopped, within the same grace period, and to report if it does not finish.
+    ///
+    /// With the `resource` feature, uno-resource's global cleanup tracker is always a
+    /// drain; with `batch`, so are uno-batch's dropped and closed batchers.
+    pub fn drain(mut self, drain: impl Drain) -> Self {
+        self.drains.push(Arc::new(drain));
         self
     }
 

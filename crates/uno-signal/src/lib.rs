@@ -56,6 +56,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod drain;
 mod error;
 mod handler;
 mod platform;
@@ -63,10 +64,11 @@ mod report;
 mod shutdown;
 mod signal;
 
-pub use builder::{DEFAULT_GRACE_PERIOD, ForceExit, ShutdownBuilder};
+pub use builder::{DEFAULT_GRACE_PERIOD, ForceExit, ShutdownBuilder, SignalExit};
+pub use drain::{Drain, UnfinishedDrain};
 pub use error::{BoxError, Failure, Outcome, SignalError};
 pub use handler::{SignalHandle, on_signal};
 pub use report::{ShutdownReason, ShutdownReport};
-pub use shutdown::Shutdown;
+pub use shutdown::{OnFailure, Shutdown};
 pub use signal::Signal;
 pub use tokio_util::sync::CancellationToken;

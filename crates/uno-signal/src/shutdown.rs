@@ -11,11 +11,26 @@ use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use futures_util::FutureExt as _;
+
 use crate::platform::{self, Registration, SignalStream};
 use crate::{
-    BoxError, Failure, ForceExit, Outcome, ShutdownBuilder, ShutdownReason, ShutdownReport, Signal,
-    SignalError,
+    Drain, Failure, ForceExit, Outcome, ShutdownBuilder, ShutdownReason, ShutdownReport, Signal,
+    SignalError, SignalExit, UnfinishedDrain,
 };
+
+/// What a failure of work started with [`Shutdown::spawn_with`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum OnFailure {
+    /// Begin the shutdown with [`ShutdownReason::Failed`] naming the work, as
+    /// tokio-graceful-shutdown does: a service whose part died should stop as a whole
+    /// rather than limp on. The default, and what [`Shutdown::spawn`] does.
+    #[default]
+    Shutdown,
+    /// Only record the failure in the [`ShutdownReport`].
+    Continue,
+}
 
 /// Graceful shutdown: the first signal (or [`trigger`](Shutdown::trigger)) cancels a
 /// token that work watches, work gets a grace period to finish, what is left is
@@ -89,6 +104,8 @@ use crate::{
 pub struct Shutdown {
     state: Arc<State>,
     grace_period: Duration,
+    signal_exit: SignalExit,
+    drains: Drains,
     work: Mutex<WorkSet>,
     /// Serialises calls of `run`: the work set wakes only the last task that polled
     /// it, so two concurrent `run`s could otherwise miss a completion.
@@ -118,15 +135,54 @@ impl State {
         let _ = self.began_at.set(Instant::now());
         Registration::arm(&self.armed);
         #[cfg(feature = "tracing")]
-        tracing::info!(%reason, "shutdown began");
+        if let Some(reason) = self.reason.get() {
+            tracing::info!(%reason, "shutdown began");
+        }
         self.token.cancel();
         true
     }
 }
 
+/// The drains `run` waits for after the work.
+struct Drains(Vec<Arc<dyn Drain>>);
+
+impl std::fmt::Debug for Drains {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|drain| drain.name()))
+            .finish()
+    }
+}
+
+impl Drains {
+    /// Waits for every drain until `deadline` (`None`: no limit), then lists what is
+    /// left of each one that did not finish.
+    async fn wait_until(&self, deadline: Option<Instant>) -> Vec<UnfinishedDrain> {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "every drain is awaited to its end, and none can fail: join_all is the point"
+        )]
+        let all = futures_util::future::join_all(self.0.iter().map(|drain| drain.wait()));
+        match deadline {
+            Some(deadline) => drop(tokio::time::timeout_at(deadline, all).await),
+            None => drop(all.await),
+        }
+        self.0
+            .iter()
+            .filter_map(|drain| {
+                let remaining = drain.remaining();
+                (!remaining.is_empty()).then(|| UnfinishedDrain {
+                    name: drain.name(),
+                    remaining,
+                })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Default)]
 struct WorkSet {
-    tasks: JoinSet<Result<(), BoxError>>,
+    tasks: JoinSet<Result<(), Failure>>,
     /// Name and spawn position of each task in `tasks`.
     names: HashMap<tokio::task::Id, (u64, String)>,
     spawned: u64,
@@ -137,14 +193,14 @@ struct WorkSet {
 }
 
 impl WorkSet {
-    fn record(&mut self, joined: Result<(tokio::task::Id, Result<(), BoxError>), JoinError>) {
+    fn record(&mut self, joined: Result<(tokio::task::Id, Result<(), Failure>), JoinError>) {
         let (id, result) = match joined {
-            Ok((id, result)) => (id, result.map_err(Failure::Error)),
+            Ok((id, result)) => (id, result),
             Err(error) => {
                 let id = error.id();
-                // uno aborts tasks only together with their removal from the set, so
-                // an error here is a panic. The one other way, the runtime cancelling
-                // tasks as it shuts down, is still reported rather than lost.
+                // Panics are caught inside the task and uno aborts tasks only together
+                // with their removal from the set, so an error here is the runtime
+                // cancelling the task as it shuts down: reported rather than lost.
                 let failure = match error.try_into_panic() {
                     Ok(payload) => Failure::from_panic(&*payload),
                     Err(_) => Failure::Panic("cancelled by the runtime".to_owned()),
@@ -222,6 +278,8 @@ impl Shutdown {
         Ok(Shutdown {
             state,
             grace_period: builder.grace_period,
+            signal_exit: builder.signal_exit,
+            drains: Drains(builder.drains.clone()),
             work: Mutex::new(WorkSet::default()),
             running: tokio::sync::Mutex::new(()),
             listener,
@@ -257,7 +315,7 @@ impl Shutdown {
     /// Why the shutdown began, or `None` while it has not.
     #[must_use]
     pub fn reason(&self) -> Option<ShutdownReason> {
-        self.state.reason.get().copied()
+        self.state.reason.get().cloned()
     }
 
     /// The grace period work gets once the shutdown has begun.
@@ -278,7 +336,9 @@ impl Shutdown {
     }
 
     /// Starts `work` on the runtime under `name`, to be waited for (then aborted) by
-    /// [`run`](Shutdown::run).
+    /// [`run`](Shutdown::run). If the work returns an error or panics, the shutdown
+    /// begins with [`ShutdownReason::Failed`] naming it ([`OnFailure::Shutdown`]); use
+    /// [`spawn_with`](Shutdown::spawn_with) to only record the failure.
     ///
     /// The work returns `()` or `Result<(), E>`; errors and panics end up in the
     /// [`ShutdownReport`]. It should watch [`token`](Shutdown::token) and wind down
@@ -297,25 +357,68 @@ impl Shutdown {
         F: Future + Send + 'static,
         F::Output: Outcome,
     {
+        self.spawn_with(name, OnFailure::Shutdown, work)
+    }
+
+    /// Starts `work` as [`spawn`](Shutdown::spawn) does, with `on_failure` deciding
+    /// whether its error or panic begins the shutdown.
+    ///
+    /// # Errors
+    ///
+    /// [`SignalError::ShuttingDown`] once the shutdown has begun.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called outside a tokio runtime.
+    pub fn spawn_with<F>(
+        &self,
+        name: impl Into<String>,
+        on_failure: OnFailure,
+        work: F,
+    ) -> Result<(), SignalError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Outcome,
+    {
         let name = name.into();
         if self.is_triggered() {
             return Err(SignalError::ShuttingDown { name });
         }
+        let state = Arc::clone(&self.state);
+        let failed_name = name.clone();
+        let work = async move {
+            // Caught here rather than by the runtime, so that the shutdown begins as
+            // soon as the work fails, not when `run` gets to collect it.
+            let result = match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+                Ok(outcome) => outcome.into_result().map_err(Failure::Error),
+                Err(payload) => Err(Failure::from_panic(&*payload)),
+            };
+            if result.is_err() && on_failure == OnFailure::Shutdown {
+                state.begin(ShutdownReason::Failed { name: failed_name });
+            }
+            result
+        };
         let mut set = self.lock_work();
-        let handle = set.tasks.spawn(async move { work.await.into_result() });
+        let handle = set.tasks.spawn(work);
         let position = set.spawned;
         set.spawned += 1;
         set.names.insert(handle.id(), (position, name));
         Ok(())
     }
 
-    /// Runs the shutdown to its end: returns once all spawned work has finished, or
-    /// once the grace period has run out after the shutdown began, aborting the work
-    /// still running then.
+    /// Runs the shutdown to its end, the one exit path of a service: returns once all
+    /// spawned work has finished and every [`Drain`] (background cleanups, batchers
+    /// writing their last items) has finished, or once the grace period has run out
+    /// after the shutdown began. Work still running then is aborted, and drains still
+    /// going are listed in the report's
+    /// [`unfinished_drains`](ShutdownReport::unfinished_drains); nothing is dropped
+    /// silently. End `main` with `std::process::exit(report.exit_code())`.
     ///
-    /// If all work finishes before any shutdown (or none was spawned), `run` returns
-    /// at once with a report whose [`reason`](ShutdownReport::reason) is `None`; use
-    /// [`wait`](Shutdown::wait) to wait for the shutdown itself.
+    /// The grace period bounds the whole exit: the drains get what the work left of
+    /// it. If all work finishes before any shutdown (or none was spawned), the drains
+    /// get a grace period from then, and the report's
+    /// [`reason`](ShutdownReport::reason) is `None`; use [`wait`](Shutdown::wait) to
+    /// wait for the shutdown itself.
     ///
     /// Concurrent calls take turns: a second call waits for the first to return, then
     /// reports whatever is left (usually nothing).
@@ -326,13 +429,15 @@ impl Shutdown {
     /// already collected are returned by the next call.
     pub async fn run(&self) -> ShutdownReport {
         let _running = self.running.lock().await;
+        let mut all_finished = false;
         loop {
             tokio::select! {
                 biased;
                 () = self.state.token.cancelled() => break,
                 more = poll_fn(|context| self.poll_collect(context)) => {
                     if !more {
-                        return self.take_report(Vec::new());
+                        all_finished = true;
+                        break;
                     }
                 }
             }
@@ -343,11 +448,30 @@ impl Shutdown {
             .get()
             .copied()
             .unwrap_or_else(Instant::now);
+        // A grace period too long to represent is as good as endless.
         let deadline = began_at.checked_add(self.grace_period);
+        let aborted = if all_finished {
+            Vec::new()
+        } else {
+            self.collect_until(deadline).await
+        };
+        let unfinished_drains = self.drains.wait_until(deadline).await;
+        #[cfg(feature = "tracing")]
+        if !unfinished_drains.is_empty() {
+            tracing::warn!(
+                ?unfinished_drains,
+                "grace period over; drains did not finish"
+            );
+        }
+        self.take_report(aborted, unfinished_drains)
+    }
+
+    /// Collects finished work until none is left or `deadline` passes; then aborts
+    /// the rest and returns its names.
+    async fn collect_until(&self, deadline: Option<Instant>) -> Vec<String> {
         let grace = async {
             match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
-                // A grace period too long to represent is as good as endless.
                 None => std::future::pending().await,
             }
         };
@@ -357,14 +481,14 @@ impl Shutdown {
                 biased;
                 more = poll_fn(|context| self.poll_collect(context)) => {
                     if !more {
-                        return self.take_report(Vec::new());
+                        return Vec::new();
                     }
                 }
                 () = &mut grace => {
                     let aborted = self.lock_work().abort_remaining();
                     #[cfg(feature = "tracing")]
                     tracing::warn!(?aborted, "grace period over; aborted unfinished work");
-                    return self.take_report(aborted);
+                    return aborted;
                 }
             }
         }
@@ -383,13 +507,19 @@ impl Shutdown {
         }
     }
 
-    fn take_report(&self, aborted: Vec<String>) -> ShutdownReport {
+    fn take_report(
+        &self,
+        aborted: Vec<String>,
+        unfinished_drains: Vec<UnfinishedDrain>,
+    ) -> ShutdownReport {
         let mut set = self.lock_work();
         ShutdownReport {
             reason: self.reason(),
             finished: std::mem::take(&mut set.finished),
             failed: std::mem::take(&mut set.failed),
             aborted,
+            unfinished_drains,
+            signal_exit: self.signal_exit,
         }
     }
 

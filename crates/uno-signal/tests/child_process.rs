@@ -29,8 +29,17 @@ fn examples_dir() -> PathBuf {
     profile_dir.join("examples")
 }
 
-/// The examples this test runs.
-const EXAMPLES: [&str; 3] = ["shutdown_demo", "default_restored", "signal_latency"];
+/// The examples this test runs (`exit_path` needs the `resource` and `batch` features).
+const EXAMPLES: &[&str] = if cfg!(all(feature = "resource", feature = "batch")) {
+    &[
+        "shutdown_demo",
+        "default_restored",
+        "signal_latency",
+        "exit_path",
+    ]
+} else {
+    &["shutdown_demo", "default_restored", "signal_latency"]
+};
 
 /// The path of an example, built if needed.
 ///
@@ -56,8 +65,16 @@ fn example(name: &str) -> PathBuf {
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "-p", "uno-signal", "--examples"]);
         build.args(["--profile", profile]);
-        if cfg!(feature = "tracing") {
-            build.args(["--features", "tracing"]);
+        let features: Vec<&str> = [
+            ("tracing", cfg!(feature = "tracing")),
+            ("resource", cfg!(feature = "resource")),
+            ("batch", cfg!(feature = "batch")),
+        ]
+        .into_iter()
+        .filter_map(|(feature, on)| on.then_some(feature))
+        .collect();
+        if !features.is_empty() {
+            build.args(["--features", &features.join(",")]);
         }
         let status = build
             .env("CARGO_TARGET_DIR", target_dir)
@@ -409,4 +426,102 @@ fn signal_to_cancellation_latency_is_measured() {
          {} us from spawning kill to reading the child's output",
         round_trip.as_micros()
     );
+}
+
+/// The exit path (`Shutdown::run` waiting for drains), with real signals.
+#[cfg(all(feature = "resource", feature = "batch"))]
+mod exit_path {
+    use super::{Program, printed};
+
+    #[test]
+    fn sigint_while_a_dropped_batcher_drains_writes_every_item_before_exit() {
+        let program = Program::start("exit_path", &["batch"]);
+        program.signal("INT");
+        let (status, output) = program.finish();
+
+        let written: Vec<&String> = output
+            .iter()
+            .filter(|line| line.starts_with("written: "))
+            .collect();
+        assert_eq!(written.len(), 35, "output: {output:?}");
+        for item in 0..35 {
+            assert!(
+                printed(&output, &format!("written: {item}")),
+                "item {item}: {output:?}"
+            );
+        }
+        let report = output
+            .iter()
+            .position(|line| line.starts_with("report: "))
+            .expect("a report");
+        let last_write = output
+            .iter()
+            .rposition(|line| line.starts_with("written: "))
+            .unwrap();
+        assert!(
+            last_write < report,
+            "every item is written before the report: {output:?}"
+        );
+        assert!(
+            printed(&output, "report: shut down after SIGINT: 0 finished"),
+            "{output:?}"
+        );
+        assert_eq!(status.code(), Some(130), "output: {output:?}");
+    }
+
+    #[test]
+    fn a_resource_dropped_in_a_task_is_cleaned_up_before_exit() {
+        let program = Program::start("exit_path", &["resource"]);
+        program.signal("TERM");
+        let (status, output) = program.finish();
+
+        let done = output.iter().position(|line| line == "cleanup: done");
+        let report = output.iter().position(|line| line.starts_with("report: "));
+        assert!(
+            matches!((done, report), (Some(done), Some(report)) if done < report),
+            "{output:?}"
+        );
+        assert_eq!(status.code(), Some(143), "output: {output:?}");
+    }
+
+    #[test]
+    fn a_cleanup_that_hangs_is_reported_and_the_exit_is_bounded_by_the_grace_period() {
+        let program = Program::start("exit_path", &["hang", "--signal-exit", "success"]);
+        program.signal("INT");
+        let (status, output) = program.finish();
+
+        assert!(printed(&output, "cleanup: started"), "{output:?}");
+        assert!(!printed(&output, "cleanup: done"), "{output:?}");
+        assert!(
+            output.iter().any(|line| line.starts_with("report: ")
+                && line.contains("not drained within the grace period: resource cleanups (cleanup of exit_path::Connection)")),
+            "{output:?}"
+        );
+        // Not clean, so not 0 even with `--signal-exit success`.
+        assert_eq!(status.code(), Some(1), "output: {output:?}");
+    }
+
+    #[test]
+    fn a_subsystem_that_panics_begins_the_shutdown_and_the_report_names_it() {
+        let program = Program::start("exit_path", &["panic"]);
+        let (status, output) = program.finish();
+
+        assert!(
+            printed(
+                &output,
+                "report: shut down after the failure of \"indexer\": 1 finished, failed: indexer panicked: index corrupt"
+            ),
+            "{output:?}"
+        );
+        assert_eq!(status.code(), Some(1), "output: {output:?}");
+    }
+
+    #[test]
+    fn a_clean_drain_after_a_signal_exits_zero_when_configured() {
+        let program = Program::start("exit_path", &["resource", "--signal-exit", "success"]);
+        program.signal("INT");
+        let (status, output) = program.finish();
+        assert!(printed(&output, "exit: 0"), "{output:?}");
+        assert_eq!(status.code(), Some(0), "output: {output:?}");
+    }
 }

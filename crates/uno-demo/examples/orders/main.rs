@@ -35,9 +35,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uno::batch::AsyncBatcher;
 use uno::limit::{AdaptiveLimiter, Aimd, Limiter};
-use uno::resource::{CleanupTracker, ResourceStack};
+use uno::resource::ResourceStack;
 use uno::retry::{Jitter, RetryPolicy};
-use uno::signal::{Shutdown, Signal};
+use uno::signal::{Shutdown, Signal, SignalExit};
 use uno::taskgroup::{CancellationToken, TaskGroup};
 use uno::tx::TransactionManager;
 
@@ -151,9 +151,11 @@ struct Check {
 }
 
 async fn run(args: Args) -> Result<ExitCode, BoxError> {
+    // A Ctrl-C that drains cleanly exits 0: the demo did what it was asked.
     let shutdown = Shutdown::builder()
         .signals([Signal::Interrupt, Signal::Terminate])
         .grace_period(Duration::from_secs(10))
+        .signal_exit(SignalExit::Success)
         .install()?;
     let (url, temp_dir) = database_url(&args)?;
     let backend = url.split(':').next().unwrap_or_default().to_owned();
@@ -191,10 +193,9 @@ async fn run(args: Args) -> Result<ExitCode, BoxError> {
         }
     };
     shutdown.spawn("orders", work)?;
+    // The one exit path: the work, then the background cleanups and the batchers'
+    // last items, all within the grace period.
     let report = shutdown.run().await;
-    // Resources of a run aborted after the grace period are cleaned up in the
-    // background; wait for that before the process exits.
-    CleanupTracker::global().wait().await;
 
     report::print_summary(&stats, args.orders, started.elapsed(), &backend_name(&args));
     if let Some(reason) = report.reason() {
@@ -219,7 +220,11 @@ async fn run(args: Args) -> Result<ExitCode, BoxError> {
                 println!(
                     "check: the database holds exactly the {done} orders reported done, each with its payment"
                 );
-                Ok(ExitCode::SUCCESS)
+                // The shutdown's own verdict: 0 after a clean run or drain, 1 when
+                // work failed or something was left undrained.
+                Ok(ExitCode::from(
+                    u8::try_from(report.exit_code()).unwrap_or(1),
+                ))
             } else {
                 println!(
                     "check FAILED: {} orders and {} payments in the database, {done} reported done, {} partial rows",
