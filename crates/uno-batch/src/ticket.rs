@@ -25,7 +25,9 @@ pub(crate) type Outcome<O, E> = Result<O, BatchError<E>>;
 /// # Cancel safety
 ///
 /// Dropping a ticket before it completes cancels its item: if the item's batch has not
-/// started, the item is removed from the queue and never given to the batch operation;
+/// started, the item is removed from the queue and never given to the batch operation,
+/// and its room (see [`max_pending`](crate::Builder::max_pending)) is given back at once
+/// by the drop itself, which costs O(1) however long the queue is;
 /// if the batch is already running, the item's output is discarded and the other items
 /// of the batch are not disturbed. Polling `&mut ticket` in a `tokio::select!` branch
 /// that loses is cancel-safe: the ticket keeps its place and can be awaited again.

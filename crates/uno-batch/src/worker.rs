@@ -4,7 +4,11 @@
 //! cancelled item and deciding when to send need no lock. A cancelled item costs the
 //! worker O(1): it is never searched for, only skipped when met at the front or when
 //! its batch forms, or swept out with others once they outnumber the live items (see
-//! `claim.rs`). Each batch runs in its own
+//! `claim.rs`).
+//!
+//! The file runs past 450 lines because the queue's bookkeeping (the live count,
+//! sweeping, flush sequence numbers) only makes sense read together, and its unit test
+//! counts the worker's steps from inside; the batch runner at the end is small. Each batch runs in its own
 //! task, which owns the reply channels of exactly the items it was given: outputs are
 //! matched to callers by position inside that task, so batches that finish out of order
 //! cannot cross outputs between callers.
