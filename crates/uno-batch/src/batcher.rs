@@ -48,7 +48,10 @@ use crate::worker::{Channels, Entry, Message, Worker};
 /// item is dropped silently: the only way an item goes unprocessed is its caller
 /// going away first (then it is removed), or the tokio runtime shutting down, in which
 /// case waiting callers get [`BatchError::Stopped`]. To wait for the drain, call
-/// [`close`](Self::close) instead of dropping.
+/// [`close`](Self::close) instead of dropping. The last handle also registers the
+/// drain with [`Draining::global`](crate::Draining::global), which uno-signal's
+/// `Shutdown::run` waits for before the program exits (the exit path the uno guide's
+/// "Shutting down" describes).
 ///
 /// # Examples
 ///

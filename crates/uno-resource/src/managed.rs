@@ -16,8 +16,10 @@ use crate::tracker::{CleanupTracker, bounded_cleanup, boxed_cleanup};
 /// [`close`](Self::close) runs `cleanup` and reports its outcome. A `Managed` that is
 /// dropped without `close` (its owner returned early, panicked or was cancelled) still
 /// runs `cleanup`, in the background on the current runtime, tracked by its
-/// [`CleanupTracker`] so that the application can wait for it before it exits. See
-/// [`CleanupTracker`] for what happens when no runtime is running.
+/// [`CleanupTracker`] so that the application can wait for it before it exits
+/// (uno-signal's `Shutdown::run` waits for the global tracker: the exit path of the
+/// uno guide's "Shutting down"). See [`CleanupTracker`] for what happens when no
+/// runtime is running.
 ///
 /// # Examples
 ///
