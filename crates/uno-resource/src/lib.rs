@@ -93,7 +93,7 @@ mod using;
 
 pub use crate::error::{BoxError, Error};
 pub use crate::managed::Managed;
-pub use crate::pool::{Pooled, ResourcePool, ResourcePoolBuilder};
+pub use crate::pool::{MAX_POOL_SIZE, Pooled, ResourcePool, ResourcePoolBuilder};
 pub use crate::resource::AsyncResource;
 pub use crate::stack::{ResourceStack, StackKey};
 pub use crate::tracker::{CleanupTracker, DEFAULT_CLEANUP_TIMEOUT};

@@ -194,8 +194,15 @@ impl<R: AsyncResource> ResourcePool<R> {
     }
 }
 
+/// The largest [`max_size`](ResourcePoolBuilder::max_size) a pool accepts: 65,536.
+///
+/// deadpool reserves a slot for every resource up front, so a size far beyond what a
+/// process can hold would abort it on allocation; no real pool needs more.
+pub const MAX_POOL_SIZE: usize = 1 << 16;
+
 impl<R: AsyncResource> ResourcePoolBuilder<R> {
-    /// The most resources the pool holds at once, idle or acquired.
+    /// The most resources the pool holds at once, idle or acquired: at least 1 and at
+    /// most [`MAX_POOL_SIZE`] ([`build`](Self::build) refuses others).
     #[must_use]
     pub fn max_size(mut self, max_size: usize) -> Self {
         self.max_size = max_size;
@@ -237,11 +244,17 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] if the max size or a timeout is zero.
+    /// [`Error::InvalidConfig`] if the max size is zero or above [`MAX_POOL_SIZE`], or
+    /// a timeout is zero.
     pub fn build(self) -> Result<ResourcePool<R>, Error> {
         if self.max_size == 0 {
             return Err(Error::InvalidConfig(
                 "the pool's max size is zero; give it room for at least one resource",
+            ));
+        }
+        if self.max_size > MAX_POOL_SIZE {
+            return Err(Error::InvalidConfig(
+                "the pool's max size is above MAX_POOL_SIZE (65,536), which deadpool would reserve memory for up front; use a smaller size",
             ));
         }
         let timeouts = [
