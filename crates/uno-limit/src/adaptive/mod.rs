@@ -7,6 +7,7 @@ mod gradient;
 
 use std::fmt;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -83,6 +84,12 @@ pub trait LimitAlgorithm: Send + 'static {
 
     /// Takes one sample and returns the new limit. The limiter clamps the result to at
     /// least 1.
+    ///
+    /// # Panics
+    ///
+    /// If it panics, the limiter keeps its current limit (the permit being reported
+    /// still counts against it), and the panic resumes in the call that reported the
+    /// outcome (`AdaptivePermit::success` and its siblings, or `AdaptiveLimiter::run`).
     fn update(&mut self, sample: &Sample) -> usize;
 }
 
@@ -371,21 +378,33 @@ impl AdaptiveInner {
     }
 
     /// Returns one permit, learning from `sample` first when there is one.
+    ///
+    /// The algorithm is user code and may panic. Its panic is caught, the limit stays
+    /// where it was, the permit still pays off a pending reduction, and only then,
+    /// with the lock released, does the panic resume: an unwinding permit must never
+    /// go back to the semaphore while the limit is owed permits.
     fn release(&self, permit: OwnedSemaphorePermit, sample: Option<Sample>) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.lock();
+        let mut panic = None;
         if let Some(sample) = sample {
-            let new_limit = state
-                .algorithm
-                .update(&sample)
-                .clamp(1, Semaphore::MAX_PERMITS);
-            self.set_limit(&mut state, new_limit);
+            let algorithm = &mut state.algorithm;
+            match catch_unwind(AssertUnwindSafe(|| algorithm.update(&sample))) {
+                Ok(new_limit) => {
+                    self.set_limit(&mut state, new_limit.clamp(1, Semaphore::MAX_PERMITS));
+                }
+                Err(payload) => panic = Some(payload),
+            }
         }
         if state.debt > 0 {
             state.debt -= 1;
             permit.forget();
         } else {
             drop(permit);
+        }
+        drop(state);
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 
