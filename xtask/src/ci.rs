@@ -23,7 +23,6 @@ const FEATURES: &[&str] = &[
     "batch",
     "limit",
     "signal",
-    "breaker",
     "sqlite",
     "postgres",
     "mysql",

@@ -1,2 +1,0 @@
-//! A circuit breaker for tokio (work in progress).
-#![forbid(unsafe_code)]
