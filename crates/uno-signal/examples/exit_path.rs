@@ -9,7 +9,7 @@
 //! Modes (the child-process tests use them):
 //!
 //! - `batch`: 35 items are queued in a batcher whose operation writes 5 items per
-//!   300 ms, and the last batcher handle is dropped. A signal arrives while it drains;
+//!   500 ms, and the last batcher handle is dropped. A signal arrives while it drains;
 //!   every item is still written before the process exits.
 //! - `resource`: a task holds a resource whose cleanup takes 300 ms and drops it (no
 //!   `close`) when the shutdown begins; the cleanup finishes before the exit.
@@ -115,11 +115,12 @@ async fn main() {
     std::process::exit(code);
 }
 
-/// Queues 35 items in a batcher that writes 5 items per 300 ms, keeps their callers
+/// Queues 35 items in a batcher that writes 5 items per 500 ms (3.5 s in all, so a
+/// signal sent after `ready` lands while it drains, even on a loaded machine), keeps their callers
 /// waiting in tasks, and drops the last handle: the batcher drains in the background.
 async fn queue_items_and_drop_the_batcher() {
     let batcher = AsyncBatcher::builder(|items: Vec<u32>| async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         for item in &items {
             println!("written: {item}");
         }
