@@ -234,6 +234,11 @@ impl AdaptiveLimiter {
     /// Cancel-safe: dropped while waiting it holds no permit; dropped while running it
     /// releases its permit without reporting.
     ///
+    /// # Panics
+    ///
+    /// Resumes a panic of the algorithm's [`update`](LimitAlgorithm::update), after the
+    /// permit has been released and the limit kept where it was.
+    ///
     /// # Examples
     ///
     /// ```
@@ -430,6 +435,13 @@ impl AdaptiveInner {
 
 impl AdaptivePermit {
     /// Reports that the operation succeeded, then releases the permit.
+    ///
+    /// # Panics
+    ///
+    /// Resumes a panic of the algorithm's [`update`](LimitAlgorithm::update), as do
+    /// [`failure`](Self::failure) and [`dropped`](Self::dropped). The permit is released
+    /// first (paying off a pending reduction of the limit), and the limit stays where
+    /// it was, so the limiter stays consistent and usable.
     pub fn success(self) {
         self.finish(Outcome::Success);
     }
