@@ -4,7 +4,12 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use uno_limit::{AdaptiveLimiter, Aimd, FullPolicy, Gradient2, KeyedLimiter, Limiter};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use uno_limit::{
+    AdaptiveLimiter, Aimd, FullPolicy, Gradient2, KeyedLimiter, LimitAlgorithm, Limiter, Outcome,
+    Sample,
+};
 
 fn paused_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -145,6 +150,144 @@ proptest! {
                     limiter.acquire().await.unwrap().dropped();
                 }
                 assert!(limiter.limit() >= 1);
+            }
+        });
+    }
+}
+
+/// Bounds that nest (`min <= initial <= max`), drawn from the edges of what tokio's
+/// semaphore holds, so that both algorithms build and the limiter runs at them.
+fn nested_bounds() -> impl Strategy<Value = (usize, usize, usize)> {
+    let edge = prop_oneof![
+        Just(1_usize),
+        Just(2),
+        Just(Semaphore::MAX_PERMITS - 1),
+        Just(Semaphore::MAX_PERMITS),
+        1..1_000_usize,
+        1..=Semaphore::MAX_PERMITS,
+    ];
+    [edge.clone(), edge.clone(), edge].prop_map(|mut bounds| {
+        bounds.sort_unstable();
+        (bounds[0], bounds[1], bounds[2])
+    })
+}
+
+fn outcome() -> impl Strategy<Value = Outcome> {
+    prop_oneof![
+        Just(Outcome::Success),
+        Just(Outcome::Failure),
+        Just(Outcome::Dropped)
+    ]
+}
+
+/// Reports a few outcomes through the limiter, then acquires once more under the
+/// limiter's policy with every permit of a limit of 1 held.
+async fn exercise_adaptive(limiter: &AdaptiveLimiter) {
+    for _ in 0..3 {
+        limiter.acquire().await.unwrap().success();
+        limiter.acquire().await.unwrap().failure();
+        limiter.acquire().await.unwrap().dropped();
+    }
+    let held = limiter.acquire().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(1), limiter.acquire()).await;
+    drop(second);
+    drop(held);
+    assert!(limiter.limit() >= 1);
+    assert_eq!(limiter.in_flight(), 0);
+    assert!(limiter.acquire_timeout(Duration::MAX).await.is_ok());
+    assert!(limiter.acquire_timeout(Duration::ZERO).await.is_ok());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Valid bounds at the semaphore's edges with any full policy: the algorithms
+    /// build, and the limiter learns, waits and times out without panicking.
+    #[test]
+    fn adaptive_limiters_at_the_edges_of_their_bounds_and_policies_run(
+        (min, initial, max) in nested_bounds(),
+        on_full in policy(),
+        threshold in duration(),
+        queue in size(),
+        window in size(),
+    ) {
+        paused_runtime().block_on(async {
+            let aimd = Aimd::builder()
+                .initial_limit(initial)
+                .min_limit(min)
+                .max_limit(max)
+                .latency_threshold(threshold.max(Duration::from_nanos(1)))
+                .build()
+                .unwrap();
+            let gradient = Gradient2::builder()
+                .initial_limit(initial)
+                .min_limit(min)
+                .max_limit(max)
+                .queue_size(queue)
+                .long_window(window.max(1))
+                .build()
+                .unwrap();
+            match AdaptiveLimiter::with_policy(aimd, on_full) {
+                Ok(limiter) => exercise_adaptive(&limiter).await,
+                Err(error) => assert_eq!(on_full, FullPolicy::Timeout(Duration::ZERO), "{error}"),
+            }
+            match AdaptiveLimiter::with_policy(gradient, on_full) {
+                Ok(limiter) => exercise_adaptive(&limiter).await,
+                Err(error) => assert_eq!(on_full, FullPolicy::Timeout(Duration::ZERO), "{error}"),
+            }
+        });
+    }
+
+    /// Samples made by hand (`Sample::new` is public for driving an algorithm
+    /// directly) with extreme latencies and in-flight counts keep both algorithms
+    /// within their bounds.
+    #[test]
+    fn algorithms_driven_by_extreme_samples_stay_within_their_bounds(
+        (min, initial, max) in nested_bounds(),
+        samples in proptest::collection::vec((duration(), size(), outcome()), 1..20),
+    ) {
+        paused_runtime().block_on(async {
+            let mut aimd = Aimd::builder()
+                .initial_limit(initial)
+                .min_limit(min)
+                .max_limit(max)
+                .build()
+                .unwrap();
+            let mut gradient = Gradient2::builder()
+                .initial_limit(initial)
+                .min_limit(min)
+                .max_limit(max)
+                .build()
+                .unwrap();
+            for (latency, in_flight, outcome) in samples {
+                let sample = Sample::new(Instant::now(), latency, in_flight, outcome);
+                // Above 2^53 the bounds round when computed in f64; the limits stay
+                // exactly within them all the same.
+                for limit in [aimd.update(&sample), gradient.update(&sample)] {
+                    assert!((min..=max).contains(&limit), "{limit} outside {min}..={max}");
+                }
+                tokio::time::advance(Duration::from_millis(1)).await;
+            }
+        });
+    }
+
+    /// `Limiter::new` and `KeyedLimiter::new` at any size build or are refused.
+    #[test]
+    fn plain_constructors_at_any_size_build_or_are_refused(limit in size()) {
+        paused_runtime().block_on(async {
+            let refused = limit == 0 || limit > Semaphore::MAX_PERMITS;
+            match Limiter::new(limit) {
+                Ok(limiter) => exercise(&limiter).await,
+                Err(error) => assert!(refused, "refused {limit}: {error}"),
+            }
+            match KeyedLimiter::<u8>::new(limit) {
+                Ok(limiter) => {
+                    let held = limiter.acquire(1).await.unwrap();
+                    assert!(limiter.try_acquire(1).is_err() || limit > 1);
+                    drop(held);
+                    assert_eq!(limiter.in_flight(&1), 0);
+                }
+                Err(error) => assert!(refused, "refused {limit}: {error}"),
             }
         });
     }

@@ -125,10 +125,12 @@ impl Aimd {
     }
 
     fn current(&self) -> usize {
-        // The limit stays within the usize bounds, so the cast cannot wrap.
+        // The float-to-int cast saturates, so it cannot wrap. Above 2^53 an f64 cannot
+        // hold every integer and the bounds themselves round when converted, so the
+        // clamp on integers keeps the limit exactly within `min_limit..=max_limit`.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let limit = self.limit as usize;
-        limit
+        limit.clamp(self.min_limit, self.max_limit)
     }
 }
 

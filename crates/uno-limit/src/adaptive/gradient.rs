@@ -142,10 +142,12 @@ impl LimitAlgorithm for Gradient2 {
 
 impl Gradient2 {
     fn current(&self) -> usize {
-        // The estimate is clamped to the usize bounds, so the cast cannot wrap.
+        // The float-to-int cast saturates, so it cannot wrap. Above 2^53 an f64 cannot
+        // hold every integer and the bounds themselves round when converted, so the
+        // clamp on integers keeps the limit exactly within `min_limit..=max_limit`.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let limit = self.estimated_limit as usize;
-        limit
+        limit.clamp(self.min_limit, self.max_limit)
     }
 }
 
