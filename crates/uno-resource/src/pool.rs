@@ -202,7 +202,9 @@ pub const MAX_POOL_SIZE: usize = 1 << 16;
 
 impl<R: AsyncResource> ResourcePoolBuilder<R> {
     /// The most resources the pool holds at once, idle or acquired: at least 1 and at
-    /// most [`MAX_POOL_SIZE`] ([`build`](Self::build) refuses others).
+    /// most [`MAX_POOL_SIZE`] ([`build`](Self::build) refuses others with
+    /// [`Error::InvalidConfig`]). deadpool reserves room for every resource when the
+    /// pool is built, so a size such as `usize::MAX` cannot mean "unbounded" here.
     #[must_use]
     pub fn max_size(mut self, max_size: usize) -> Self {
         self.max_size = max_size;
@@ -210,14 +212,23 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
     }
 
     /// How long [`acquire`](ResourcePool::acquire) waits for a resource while the pool
-    /// is at its max size. Unbounded by default.
+    /// is at its max size. Unbounded by default; a duration too long for tokio's clock
+    /// (such as `Duration::MAX`) is unbounded too. Zero is refused by
+    /// [`build`](Self::build).
     #[must_use]
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = Some(timeout);
         self
     }
 
-    /// How long a new resource's `initialize` may take. Unbounded by default.
+    /// How long a new resource's `initialize` may take. Unbounded by default; a duration
+    /// too long for tokio's clock (such as `Duration::MAX`) is unbounded too. Zero is
+    /// refused by [`build`](Self::build).
+    ///
+    /// The timeout is enforced on this side only: the `initialize` future is dropped
+    /// and the resource with it, without `cleanup`. Whatever `initialize` had started
+    /// elsewhere (a half-open connection, a session on a server) is not told and must
+    /// expire there by itself.
     #[must_use]
     pub fn initialize_timeout(mut self, timeout: Duration) -> Self {
         self.initialize_timeout = Some(timeout);
@@ -225,7 +236,9 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
     }
 
     /// How long an idle resource's `is_healthy` may take; one that takes longer is
-    /// discarded. Unbounded by default.
+    /// discarded (its `is_healthy` future dropped, then the resource cleaned up in the
+    /// background). Unbounded by default; a duration too long for tokio's clock (such as
+    /// `Duration::MAX`) is unbounded too. Zero is refused by [`build`](Self::build).
     #[must_use]
     pub fn health_check_timeout(mut self, timeout: Duration) -> Self {
         self.health_check_timeout = Some(timeout);
@@ -233,7 +246,12 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
     }
 
     /// How long a resource's `cleanup` may take before it is abandoned and reported.
-    /// [`DEFAULT_CLEANUP_TIMEOUT`] by default.
+    /// [`DEFAULT_CLEANUP_TIMEOUT`] by default; a duration too long for tokio's clock
+    /// (such as `Duration::MAX`) means cleanups are never abandoned. Zero is refused by
+    /// [`build`](Self::build).
+    ///
+    /// The timeout is enforced on this side only: an abandoned `cleanup` future is
+    /// dropped, and what it had not yet released elsewhere stays as it is.
     #[must_use]
     pub fn cleanup_timeout(mut self, timeout: Duration) -> Self {
         self.cleanup_timeout = timeout;

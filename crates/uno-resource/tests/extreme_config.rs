@@ -144,3 +144,94 @@ proptest! {
         });
     }
 }
+
+/// A resource whose `initialize`, `is_healthy` and `cleanup` each take `delay`.
+#[derive(Debug)]
+struct Slow {
+    delay: Duration,
+}
+
+impl AsyncResource for Slow {
+    type Error = Infallible;
+
+    async fn initialize(&mut self) -> Result<(), Infallible> {
+        tokio::time::sleep(self.delay).await;
+        Ok(())
+    }
+
+    async fn cleanup(&mut self) -> Result<(), Infallible> {
+        tokio::time::sleep(self.delay).await;
+        Ok(())
+    }
+
+    async fn is_healthy(&mut self) -> bool {
+        tokio::time::sleep(self.delay).await;
+        true
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every timeout of a pool at its edges, where it matters: acquiring from a full
+    /// pool, and a resource whose initialize, health check and cleanup take an hour.
+    /// A timeout past tokio's clock range means "no timeout" (tokio's own timers turn
+    /// it into a deadline decades away); none of them panics or overflows.
+    #[test]
+    fn pool_timeouts_at_their_edges_time_out_or_wait_without_panicking(
+        acquire in duration(),
+        initialize in duration(),
+        health_check in duration(),
+        cleanup in duration(),
+    ) {
+        if [acquire, initialize, health_check, cleanup].iter().any(Duration::is_zero) {
+            return Ok(());
+        }
+        let hour = Duration::from_secs(3600);
+        paused_runtime().block_on(async {
+            let pool = ResourcePool::builder(move || Slow { delay: hour })
+                .max_size(1)
+                .acquire_timeout(acquire)
+                .initialize_timeout(initialize)
+                .health_check_timeout(health_check)
+                .cleanup_timeout(cleanup)
+                .build()
+                .unwrap();
+            // Initialising takes an hour: a shorter initialize timeout fails it.
+            let first = match pool.acquire().await {
+                Ok(first) => {
+                    assert!(initialize >= hour, "{initialize:?} let an hour-long initialize finish");
+                    first
+                }
+                Err(Error::InitializeTimeout(timeout)) => {
+                    assert_eq!(timeout, initialize);
+                    assert!(initialize < hour);
+                    pool.close().await.unwrap();
+                    return;
+                }
+                Err(other) => panic!("unexpected acquire error: {other}"),
+            };
+            // The pool is full: a second acquire waits up to the acquire timeout,
+            // which the test cuts short at a day.
+            let day = Duration::from_secs(86_400);
+            match tokio::time::timeout(day, pool.acquire()).await {
+                Ok(Err(Error::AcquireTimeout(timeout))) => {
+                    assert_eq!(timeout, acquire);
+                    assert!(acquire < day);
+                }
+                Ok(other) => panic!("a full pool handed out a resource or failed otherwise: {other:?}"),
+                Err(_elapsed) => assert!(acquire >= day, "{acquire:?} did not time out"),
+            }
+            drop(first);
+            // The idle resource's health check takes an hour: a shorter timeout
+            // discards it and another one is initialised.
+            let again = tokio::time::timeout(day, pool.acquire()).await;
+            assert!(matches!(again, Ok(Ok(_))), "{again:?}");
+            drop(again);
+            // Closing waits for cleanups, each bounded by the cleanup timeout (an hour
+            // is needed; a day cuts a "forever" short).
+            let closed = tokio::time::timeout(day, pool.close()).await;
+            assert!(closed.is_ok() || cleanup >= day);
+        });
+    }
+}
