@@ -139,8 +139,9 @@ impl RetryBudget {
     /// How many retries the budget would allow right now.
     pub fn available(&self) -> u64 {
         let inner = &self.inner;
-        // The balance is finite and at most `reserve + ratio * u64::MAX`, so the
-        // saturating float-to-int cast is what we want.
+        // The balance is at most `reserve + ratio * u64::MAX`, which is infinite for a
+        // ratio near `f64::MAX`; the float-to-int cast saturates (infinity becomes
+        // `u64::MAX`), which is what we want.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         self.with_window(|window| inner.balance(window).max(0.0).floor() as u64)
     }

@@ -99,7 +99,8 @@ impl<E> RetryPolicyBuilder<E> {
     ///
     /// It is checked before each sleep, so a run never sleeps past the limit and no
     /// attempt starts after it; an attempt that has started is not interrupted (use
-    /// [`attempt_timeout`](Self::attempt_timeout) for that). Zero is rejected.
+    /// [`attempt_timeout`](Self::attempt_timeout) for that). Zero is rejected; a huge
+    /// limit (such as `Duration::MAX`) never stops the run.
     pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
         self.policy.max_elapsed = Some(max_elapsed);
         self
@@ -225,7 +226,12 @@ impl<E> RetryPolicyBuilder<E> {
     /// retryable attempt (whatever [`retry_if`](Self::retry_if) says). Its error is
     /// [`Error::AttemptTimedOut`] converted into `E`, which is what the run returns if
     /// that was the last attempt. `std::io::Error` implements the conversion; for your
-    /// own error type, add a `From<uno_retry::Error>` impl. Zero is rejected.
+    /// own error type, add a `From<uno_retry::Error>` impl. Zero is rejected; a
+    /// timeout too long for tokio's clock (such as `Duration::MAX`) never fires.
+    ///
+    /// The timeout is enforced on this side only: the attempt's future is dropped, and
+    /// a request it had already sent may still complete on the server. Under a timeout,
+    /// retry only operations that are safe to repeat.
     ///
     /// # Examples
     ///
