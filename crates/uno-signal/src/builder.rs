@@ -122,7 +122,8 @@ impl ShutdownBuilder {
     /// moment it began; then the rest is aborted. Default: [`DEFAULT_GRACE_PERIOD`].
     ///
     /// Zero is allowed: work that has not finished when the shutdown begins is aborted
-    /// at once.
+    /// at once. A grace period too long for tokio's clock (such as `Duration::MAX`)
+    /// is endless: `run` waits for the work and the drains however long they take.
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
         self

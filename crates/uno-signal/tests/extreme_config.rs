@@ -4,7 +4,35 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use uno_signal::{ForceExit, Shutdown, SignalExit};
+use std::future::Future;
+use std::pin::Pin;
+
+use uno_signal::{Drain, ForceExit, Shutdown, SignalExit};
+
+/// A drain that finishes after `takes` (never, for `None`).
+struct SlowDrain {
+    takes: Option<Duration>,
+}
+
+impl Drain for SlowDrain {
+    fn name(&self) -> String {
+        "slow".to_owned()
+    }
+
+    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let takes = self.takes;
+        Box::pin(async move {
+            match takes {
+                Some(takes) => tokio::time::sleep(takes).await,
+                None => std::future::pending().await,
+            }
+        })
+    }
+
+    fn remaining(&self) -> Vec<String> {
+        vec!["something".to_owned()]
+    }
+}
 
 fn duration() -> impl Strategy<Value = Duration> {
     prop_oneof![
@@ -27,6 +55,7 @@ proptest! {
         never in any::<bool>(),
         success in any::<bool>(),
         stubborn in any::<bool>(),
+        drain in proptest::option::of(proptest::option::of(duration())),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -34,7 +63,11 @@ proptest! {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let shutdown = Shutdown::builder()
+            let mut builder = Shutdown::builder();
+            if let Some(takes) = drain {
+                builder = builder.drain(SlowDrain { takes });
+            }
+            let shutdown = builder
                 .signals([])
                 .grace_period(grace_period)
                 .force_exit(if never { ForceExit::Never } else { ForceExit::Code(code) })
