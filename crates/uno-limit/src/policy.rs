@@ -40,7 +40,9 @@ pub enum FullPolicy {
     /// Wait, in FIFO order, until a permit is free (or the limiter is closed).
     #[default]
     Wait,
-    /// Wait up to this long, then fail with [`LimitError::Timeout`].
+    /// Wait up to this long, then fail with [`LimitError::Timeout`]. Zero is refused
+    /// by the constructors (use `Reject`); a duration too long for tokio's clock (such
+    /// as `Duration::MAX`) waits as [`Wait`](Self::Wait) does.
     Timeout(Duration),
     /// Fail at once with [`LimitError::Full`] (the bulkhead mode).
     Reject,
