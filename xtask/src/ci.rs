@@ -23,6 +23,7 @@ const FEATURES: &[&str] = &[
     "batch",
     "limit",
     "signal",
+    "breaker",
     "sqlite",
     "postgres",
     "mysql",

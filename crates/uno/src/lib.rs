@@ -17,6 +17,7 @@
 //! | `batch`     | [`batch`]         | `uno-batch`     | yes     |
 //! | `limit`     | [`limit`]         | `uno-limit`     | yes     |
 //! | `signal`    | [`signal`]        | `uno-signal`    | yes     |
+//! | `breaker`   | [`breaker`]       | `uno-breaker`   | yes     |
 //! | `tx`        | `tx`              | `uno-tx`        | no      |
 //! | `sqlite`, `postgres`, `mysql` | `tx` | `uno-tx` backends | no |
 //! | `tx-retry`  | —                 | retry of serialization failures in `uno-tx` | no |
@@ -221,6 +222,9 @@ pub use uno_retry as retry;
 #[cfg(feature = "signal")]
 #[doc(inline)]
 pub use uno_signal as signal;
+#[cfg(feature = "breaker")]
+#[doc(inline)]
+pub use uno_breaker as breaker;
 #[cfg(feature = "taskgroup")]
 #[doc(inline)]
 pub use uno_taskgroup as taskgroup;

@@ -103,6 +103,13 @@ impl Gated {
             let started = started.clone();
             let running = Arc::clone(&running);
             Box::pin(async move {
+                // Counted as running before it is counted as started, so that a test
+                // that waits for `n` started batches sees all `n` in the peak.
+                {
+                    let mut running = running.lock().unwrap();
+                    running.0 += 1;
+                    running.1 = running.1.max(running.0);
+                }
                 let mut index = 0;
                 started.send_modify(|count| {
                     index = *count;
@@ -110,11 +117,6 @@ impl Gated {
                 });
                 if let Some(divisor) = divisor {
                     index = usize::try_from(items[0] / divisor).unwrap();
-                }
-                {
-                    let mut running = running.lock().unwrap();
-                    running.0 += 1;
-                    running.1 = running.1.max(running.0);
                 }
                 // Batches beyond the last gate run through.
                 let _permit = match gates.get(index) {
