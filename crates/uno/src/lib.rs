@@ -210,6 +210,9 @@
 #[cfg(feature = "batch")]
 #[doc(inline)]
 pub use uno_batch as batch;
+#[cfg(feature = "breaker")]
+#[doc(inline)]
+pub use uno_breaker as breaker;
 #[cfg(feature = "limit")]
 #[doc(inline)]
 pub use uno_limit as limit;
@@ -222,9 +225,6 @@ pub use uno_retry as retry;
 #[cfg(feature = "signal")]
 #[doc(inline)]
 pub use uno_signal as signal;
-#[cfg(feature = "breaker")]
-#[doc(inline)]
-pub use uno_breaker as breaker;
 #[cfg(feature = "taskgroup")]
 #[doc(inline)]
 pub use uno_taskgroup as taskgroup;
