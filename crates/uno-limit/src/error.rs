@@ -33,6 +33,14 @@ pub enum LimitError {
         /// How long the caller waited.
         timeout: Duration,
     },
+    /// The rate limit is reached: a call now would come sooner than the rate allows.
+    #[error(
+        "the rate limit is reached; a call conforms again in {retry_after:?}; retry then, or raise the rate"
+    )]
+    Limited {
+        /// How long until a call would be admitted (if nobody else takes the slot).
+        retry_after: Duration,
+    },
     /// A limit of zero was asked for; such a limiter would never admit any work.
     #[error("a concurrency limit of 0 would never admit any work; use a limit of at least 1")]
     ZeroLimit,

@@ -62,7 +62,7 @@ impl<Fut: Future> Future for Limited<Fut> {
             match this.state {
                 State::Start => match this.limiter.try_acquire() {
                     Ok(permit) => *this.state = State::Running { _permit: permit },
-                    Err(LimitError::Full { .. })
+                    Err(LimitError::Full { .. } | LimitError::Limited { .. })
                         if this.limiter.on_full() != FullPolicy::Reject =>
                     {
                         let limiter = this.limiter.clone();

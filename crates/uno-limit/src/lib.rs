@@ -60,6 +60,7 @@ mod future;
 mod keyed;
 mod limiter;
 mod policy;
+mod rate;
 mod stream;
 
 pub use crate::adaptive::{
@@ -71,6 +72,7 @@ pub use crate::future::Limited;
 pub use crate::keyed::{KeyedLimiter, KeyedPermit};
 pub use crate::limiter::{Limiter, LimiterBuilder, Permit};
 pub use crate::policy::FullPolicy;
+pub use crate::rate::{KeyedRateLimiter, RateClock, RateLimiter, RateLimiterBuilder};
 pub use crate::stream::{LimitStreamExt, MapLimited, MapLimitedUnordered};
 
 /// Emits a `tracing` debug event when the `tracing` feature is on; nothing otherwise.

@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::check_limit;
 use crate::future::Limited;
 use crate::policy::{admit, try_error};
-use crate::{FullPolicy, LimitError};
+use crate::{FullPolicy, LimitError, RateLimiter, RateLimiterBuilder};
 
 /// Bounds how many operations run at once.
 ///
@@ -52,6 +52,8 @@ struct Inner {
     limit: usize,
     on_full: FullPolicy,
     waiting: AtomicUsize,
+    /// A rate that admitted work must also keep to, taken after the permit.
+    rate: Option<RateLimiter>,
 }
 
 /// Builds a [`Limiter`] with options; see [`Limiter::builder`].
@@ -59,6 +61,7 @@ struct Inner {
 pub struct LimiterBuilder {
     limit: Option<usize>,
     on_full: FullPolicy,
+    rate: Option<RateLimiterBuilder>,
 }
 
 /// Room for one operation in a [`Limiter`]; dropping it gives the room back.
@@ -137,6 +140,7 @@ impl Limiter {
     /// ```
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, LimitError> {
         let inner = &*self.inner;
+        let deadline = self.rate_deadline(inner.on_full);
         let permit = admit(
             inner.on_full,
             || inner.limit,
@@ -145,6 +149,9 @@ impl Limiter {
             || inner.semaphore.acquire(),
         )
         .await?;
+        if let Some(rate) = &inner.rate {
+            admit_rate(rate, inner.on_full, deadline).await?;
+        }
         // `.await` moves `future` into a temporary created after `permit`, so a `run`
         // cancelled while running drops the work (and what it holds) before the permit.
         let output = future.await;
@@ -234,12 +241,17 @@ impl Limiter {
     /// # Ok::<(), LimitError>(())
     /// ```
     pub fn try_acquire(&self) -> Result<Permit, LimitError> {
-        self.inner
+        let permit = self
+            .inner
             .semaphore
             .clone()
             .try_acquire_owned()
             .map(|permit| Permit { _permit: permit })
-            .map_err(|error| try_error(&error, self.inner.limit))
+            .map_err(|error| try_error(&error, self.inner.limit))?;
+        if let Some(rate) = &self.inner.rate {
+            rate.try_acquire()?;
+        }
+        Ok(permit)
     }
 
     /// Waits up to `timeout` for a permit, whatever the [`FullPolicy`].
@@ -273,7 +285,9 @@ impl Limiter {
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Permit, LimitError> {
         if timeout.is_zero() {
             return self.try_acquire().map_err(|error| match error {
-                LimitError::Full { .. } => LimitError::Timeout { timeout },
+                LimitError::Full { .. } | LimitError::Limited { .. } => {
+                    LimitError::Timeout { timeout }
+                }
                 other => other,
             });
         }
@@ -282,6 +296,7 @@ impl Limiter {
 
     pub(crate) async fn acquire_with(&self, policy: FullPolicy) -> Result<Permit, LimitError> {
         let inner = &*self.inner;
+        let deadline = self.rate_deadline(policy);
         let permit = admit(
             policy,
             || inner.limit,
@@ -290,7 +305,27 @@ impl Limiter {
             || inner.semaphore.clone().acquire_owned(),
         )
         .await?;
+        if let Some(rate) = &inner.rate {
+            admit_rate(rate, policy, deadline).await?;
+        }
         Ok(Permit { _permit: permit })
+    }
+
+    /// When a [`FullPolicy::Timeout`] wait that must also cover the rate ends (`None`
+    /// without a rate, for other policies, or past tokio's clock).
+    fn rate_deadline(&self, policy: FullPolicy) -> Option<tokio::time::Instant> {
+        match (&self.inner.rate, policy) {
+            (Some(_), FullPolicy::Timeout(timeout)) => {
+                tokio::time::Instant::now().checked_add(timeout)
+            }
+            _ => None,
+        }
+    }
+
+    /// The rate this limiter also keeps to, if it was built with
+    /// [`LimiterBuilder::rate`].
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.inner.rate.as_ref()
     }
 
     /// How many permits are held now (operations running under this limiter).
@@ -348,6 +383,7 @@ impl fmt::Debug for Limiter {
             .field("in_flight", &self.in_flight())
             .field("waiting", &self.waiting())
             .field("on_full", &self.inner.on_full)
+            .field("rate", &self.inner.rate)
             .field("closed", &self.is_closed())
             .finish()
     }
@@ -366,29 +402,87 @@ impl LimiterBuilder {
         self
     }
 
+    /// Also keep to a rate: at most `count` operations *start* per `period` (by GCRA,
+    /// as [`RateLimiter`] does), on top of the concurrency limit.
+    ///
+    /// An operation first gets its concurrency permit, then waits for its rate slot,
+    /// so a slot is only spent on work that starts. The [`FullPolicy`] covers both:
+    /// `Reject` fails with [`LimitError::Limited`] when the rate is reached, and a
+    /// `Timeout` bounds the two waits together.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio::time::Instant;
+    /// use uno_limit::{LimitError, Limiter};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), LimitError> {
+    /// // At most 4 at once, and at most 10 starts a second, one at a time.
+    /// let api = Limiter::builder().limit(4).rate(10, Duration::from_secs(1)).burst(1).build()?;
+    /// let started = Instant::now();
+    /// for _ in 0..3 {
+    ///     api.run(async {}).await?;
+    /// }
+    /// assert_eq!(started.elapsed(), Duration::from_millis(200));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn rate(mut self, count: u32, period: Duration) -> Self {
+        self.rate = Some(self.rate.unwrap_or_default().rate(count, period));
+        self
+    }
+
+    /// The rate's burst (see [`RateLimiterBuilder::burst`]); needs [`rate`](Self::rate).
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.rate = Some(self.rate.unwrap_or_default().burst(burst));
+        self
+    }
+
     /// Checks the settings and builds the [`Limiter`].
     ///
     /// # Errors
     ///
     /// [`LimitError::ZeroLimit`] for a limit of 0, [`LimitError::LimitTooLarge`] above
-    /// tokio's semaphore maximum, [`LimitError::InvalidConfig`] when no limit was set or
-    /// the policy's timeout is zero.
+    /// tokio's semaphore maximum, [`LimitError::InvalidConfig`] when no limit was set,
+    /// the policy's timeout is zero, a burst was set without a rate, or the rate is
+    /// refused as [`RateLimiterBuilder::build`] refuses it.
     pub fn build(self) -> Result<Limiter, LimitError> {
         let Some(limit) = self.limit else {
             return Err(LimitError::InvalidConfig {
-                reason: "no limit was set; call .limit(n) with n >= 1",
+                reason: "no limit was set; call .limit(n) with n >= 1 (for a rate alone, use RateLimiter)",
             });
         };
         let limit = check_limit(limit)?;
         let on_full = self.on_full.validate()?;
+        let rate = self.rate.map(RateLimiterBuilder::build).transpose()?;
         Ok(Limiter {
             inner: Arc::new(Inner {
                 semaphore: Arc::new(Semaphore::new(limit)),
                 limit,
                 on_full,
                 waiting: AtomicUsize::new(0),
+                rate,
             }),
         })
+    }
+}
+
+/// Takes a slot of `rate` as `policy` says, by `deadline` under a timeout.
+async fn admit_rate(
+    rate: &RateLimiter,
+    policy: FullPolicy,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(), LimitError> {
+    match (policy, deadline) {
+        (FullPolicy::Reject, _) => rate.try_acquire(),
+        (FullPolicy::Timeout(timeout), Some(deadline)) => {
+            tokio::time::timeout_at(deadline, rate.acquire())
+                .await
+                .unwrap_or(Err(LimitError::Timeout { timeout }))
+        }
+        _ => rate.acquire().await,
     }
 }
 

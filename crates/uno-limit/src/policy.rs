@@ -61,10 +61,10 @@ impl FullPolicy {
 
 /// Counts a caller as waiting for as long as it lives, so that a cancelled waiter is
 /// uncounted too.
-struct WaitingGuard<'a>(&'a AtomicUsize);
+pub(crate) struct WaitingGuard<'a>(&'a AtomicUsize);
 
 impl<'a> WaitingGuard<'a> {
-    fn new(waiting: &'a AtomicUsize) -> Self {
+    pub(crate) fn new(waiting: &'a AtomicUsize) -> Self {
         waiting.fetch_add(1, Ordering::Relaxed);
         WaitingGuard(waiting)
     }
