@@ -31,7 +31,8 @@ pub enum RateClock {
 pub(crate) enum Clock {
     Tokio(tokio::time::Instant),
     #[cfg(feature = "quanta")]
-    Quanta(quanta::Clock, quanta::Instant),
+    /// The clock and its raw counter reading at start.
+    Quanta(quanta::Clock, u64),
 }
 
 impl Clock {
@@ -41,7 +42,7 @@ impl Clock {
             #[cfg(feature = "quanta")]
             RateClock::Quanta => {
                 let clock = quanta::Clock::new();
-                let start = clock.now();
+                let start = clock.raw();
                 Clock::Quanta(clock, start)
             }
         }
@@ -50,12 +51,13 @@ impl Clock {
     /// Nanoseconds since the clock started (saturating after 584 years).
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        let elapsed = match self {
-            Clock::Tokio(start) => tokio::time::Instant::now().saturating_duration_since(*start),
+        match self {
+            Clock::Tokio(start) => {
+                nanos(tokio::time::Instant::now().saturating_duration_since(*start))
+            }
             #[cfg(feature = "quanta")]
-            Clock::Quanta(clock, start) => clock.now().saturating_duration_since(*start),
-        };
-        nanos(elapsed)
+            Clock::Quanta(clock, start) => clock.delta_as_nanos(*start, clock.raw()),
+        }
     }
 
     pub(crate) fn kind(&self) -> RateClock {
@@ -70,5 +72,8 @@ impl Clock {
 /// A duration in whole nanoseconds, saturating at `u64::MAX`.
 #[inline]
 fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(duration.subsec_nanos()))
 }

@@ -9,7 +9,7 @@ mod keyed;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -73,14 +73,17 @@ struct Inner {
     clock: Clock,
     /// The theoretical arrival time of the next call, in nanoseconds of `clock`.
     tat: AtomicU64,
-    /// Callers in `acquire` that did not get a slot at once.
-    waiting: AtomicUsize,
+    /// Callers in `acquire` that did not get a slot at once, plus [`CLOSED`] once the
+    /// limiter is closed: one word, so the fast path checks both with one load.
+    gate: AtomicUsize,
     /// FIFO order among waiters: tokio's mutex queues its lockers fairly, and the
     /// holder is the only waiter that sleeps until its slot.
     turn: tokio::sync::Mutex<()>,
-    closed: AtomicBool,
     on_close: Notify,
 }
+
+/// The bit of [`Inner::gate`] that says the limiter is closed.
+const CLOSED: usize = 1 << (usize::BITS - 1);
 
 /// Builds a [`RateLimiter`]; see [`RateLimiter::builder`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -152,23 +155,21 @@ impl RateLimiter {
     #[inline]
     pub fn try_acquire(&self) -> Result<(), LimitError> {
         let inner = &*self.inner;
-        if inner.closed.load(Ordering::Relaxed) {
-            return Err(LimitError::Closed);
-        }
-        let waiting = inner.waiting.load(Ordering::Relaxed);
+        let gate = inner.gate.load(Ordering::Relaxed);
         let now = inner.clock.now();
-        let result = if waiting == 0 {
-            self.take(now)
+        let wait = if gate == 0 {
+            match self.take(now) {
+                Ok(()) => return Ok(()),
+                Err(wait) => wait,
+            }
+        } else if gate & CLOSED != 0 {
+            return Err(LimitError::Closed);
         } else {
             // The queue goes first: report when the slot after its last waiter comes.
-            let queued = inner.gcra.span(waiting);
-            let wait = inner
-                .gcra
-                .wait(inner.tat.load(Ordering::Relaxed), now)
-                .saturating_add(queued);
-            Err(wait)
+            let wait = inner.gcra.wait(inner.tat.load(Ordering::Relaxed), now);
+            wait.saturating_add(inner.gcra.span(gate))
         };
-        result.map_err(|wait| LimitError::Limited {
+        Err(LimitError::Limited {
             retry_after: Duration::from_nanos(wait),
         })
     }
@@ -187,19 +188,20 @@ impl RateLimiter {
     /// Cancel-safe: dropped while waiting, it has taken no slot and leaves the queue.
     pub async fn acquire(&self) -> Result<(), LimitError> {
         let inner = &*self.inner;
-        if inner.closed.load(Ordering::Relaxed) {
+        let gate = inner.gate.load(Ordering::Relaxed);
+        if gate & CLOSED != 0 {
             return Err(LimitError::Closed);
         }
-        if inner.waiting.load(Ordering::Relaxed) == 0 && self.take(inner.clock.now()).is_ok() {
+        if gate == 0 && self.take(inner.clock.now()).is_ok() {
             return Ok(());
         }
-        let _waiting = WaitingGuard::new(&inner.waiting);
+        let _waiting = WaitingGuard::new(&inner.gate);
         let _turn = inner.turn.lock().await;
         loop {
             let closed = inner.on_close.notified();
             let mut closed = std::pin::pin!(closed);
             closed.as_mut().enable();
-            if inner.closed.load(Ordering::Acquire) {
+            if self.is_closed() {
                 return Err(LimitError::Closed);
             }
             let wait = match self.take(inner.clock.now()) {
@@ -266,20 +268,20 @@ impl RateLimiter {
 
     /// How many callers are waiting in [`acquire`](Self::acquire) now.
     pub fn waiting(&self) -> usize {
-        self.inner.waiting.load(Ordering::Relaxed)
+        self.inner.gate.load(Ordering::Relaxed) & !CLOSED
     }
 
     /// Closes the limiter: waiting callers and every later request fail with
     /// [`LimitError::Closed`]. Closing twice does nothing more.
     pub fn close(&self) {
         crate::trace!("rate limiter closed");
-        self.inner.closed.store(true, Ordering::Release);
+        self.inner.gate.fetch_or(CLOSED, Ordering::Release);
         self.inner.on_close.notify_waiters();
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.load(Ordering::Relaxed)
+        self.inner.gate.load(Ordering::Acquire) & CLOSED != 0
     }
 }
 
@@ -359,9 +361,8 @@ impl RateLimiter {
                 gcra,
                 clock,
                 tat: AtomicU64::new(0),
-                waiting: AtomicUsize::new(0),
+                gate: AtomicUsize::new(0),
                 turn: tokio::sync::Mutex::new(()),
-                closed: AtomicBool::new(false),
                 on_close: Notify::new(),
             }),
         }
