@@ -56,7 +56,6 @@ pub(crate) fn run(mode: Mode, names: &[&str]) -> Result<(), String> {
     if groups.is_empty() {
         return Err("criterion left no results under target/criterion".into());
     }
-    let tables = render(&groups);
     let path = root().join("docs/benchmarks.md");
     let page = std::fs::read_to_string(&path)
         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
@@ -66,6 +65,14 @@ pub(crate) fn run(mode: Mode, names: &[&str]) -> Result<(), String> {
             path.display()
         ));
     };
+    // Groups this run did not measure (a subset was asked for, or the tx benchmarks
+    // had no server) keep their last recorded tables.
+    let mut sections = sections(&page[begin + BEGIN.len()..end]);
+    sections.extend(render(&groups));
+    let mut tables = format!("Machine: {}\n\n", machine());
+    for section in sections.values() {
+        tables.push_str(section);
+    }
     let updated = format!("{}{BEGIN}\n{}{}", &page[..begin], tables, &page[end..]);
     std::fs::write(&path, updated)
         .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
@@ -126,10 +133,32 @@ fn read_json(path: &Path) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|err| format!("{} is not JSON: {err}", path.display()))
 }
 
-fn render(groups: &BTreeMap<String, Vec<Measurement>>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "Machine: {}\n", machine());
+/// Splits the recorded tables into one section per `### group` heading.
+fn sections(block: &str) -> BTreeMap<String, String> {
+    let mut sections = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in block.split_inclusive('\n') {
+        if let Some(group) = line.strip_prefix("### ") {
+            if let Some((name, text)) = current.take() {
+                sections.insert(name, text);
+            }
+            current = Some((group.trim().to_owned(), String::new()));
+        }
+        if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+        }
+    }
+    if let Some((name, text)) = current {
+        sections.insert(name, text);
+    }
+    sections
+}
+
+/// One markdown table per measured group, keyed by the group's name.
+fn render(groups: &BTreeMap<String, Vec<Measurement>>) -> BTreeMap<String, String> {
+    let mut sections = BTreeMap::new();
     for (group, measurements) in groups {
+        let mut out = String::new();
         let uno = measurements
             .iter()
             .find(|m| m.function == "uno" || m.function.starts_with("uno/"))
@@ -143,8 +172,9 @@ fn render(groups: &BTreeMap<String, Vec<Measurement>>) -> String {
             let _ = writeln!(out, "| {} | {} | {ratio} |", m.function, human(m.median_ns));
         }
         out.push('\n');
+        sections.insert(group.clone(), out);
     }
-    out
+    sections
 }
 
 fn human(ns: f64) -> String {

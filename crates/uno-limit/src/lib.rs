@@ -1,4 +1,4 @@
-//! Concurrency limits for tokio: fixed, per key, and adaptive.
+//! Concurrency and rate limits for tokio: fixed, per key, adaptive, and by rate.
 //!
 //! A [`Limiter`] bounds how much work runs at once (the seed's
 //! `@concurrent_limited(max_concurrent=5)`), fairly and cancel-safely, with a choice of
@@ -7,6 +7,8 @@
 //! keys, and [`AdaptiveLimiter`] moves the limit with observed latency and errors
 //! ([`Aimd`], [`Gradient2`]), as Netflix's concurrency-limits does.
 //! [`LimitStreamExt`] processes a stream with at most `n` items in flight.
+//! [`RateLimiter`] and [`KeyedRateLimiter`] bound how often work starts (GCRA), and
+//! [`Limiter::builder`]`.rate(..)` combines a concurrency cap with a rate.
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,11 +47,16 @@
 //! | a limit per tenant, host or user | [`KeyedLimiter`] |
 //! | a limit that finds the backend's capacity by itself | [`AdaptiveLimiter`] |
 //! | map a stream with at most `n` in flight | [`LimitStreamExt`] |
+//! | at most `count` calls per `period` (a quota) | [`RateLimiter`] |
+//! | a quota per client, key or token | [`KeyedRateLimiter`] |
+//! | a cap on concurrency *and* a rate | [`LimiterBuilder::rate`] |
 //!
 //! # Features
 //!
 //! - `tracing`: emits `tracing` events when a limiter rejects, times out, closes or
 //!   changes its adaptive limit.
+//! - `quanta`: [`RateClock::Quanta`], a faster clock for rate limits (the one
+//!   `governor` uses) that does not follow tokio's paused time.
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.

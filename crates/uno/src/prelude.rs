@@ -19,7 +19,14 @@ pub use crate::resource::{
 
 #[cfg(feature = "limit")]
 #[doc(no_inline)]
-pub use crate::limit::{AdaptiveLimiter, FullPolicy, KeyedLimiter, LimitStreamExt, Limiter};
+pub use crate::limit::{
+    AdaptiveLimiter, FullPolicy, KeyedLimiter, KeyedRateLimiter, LimitStreamExt, Limiter,
+    RateLimiter,
+};
+
+#[cfg(feature = "breaker")]
+#[doc(no_inline)]
+pub use crate::breaker::{BreakerError, CircuitBreaker};
 
 #[cfg(feature = "signal")]
 #[doc(no_inline)]
