@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use uno_limit::{
-    AdaptiveLimiter, Aimd, FullPolicy, Gradient2, KeyedLimiter, LimitAlgorithm, Limiter, Outcome,
-    Sample,
+    AdaptiveLimiter, Aimd, FullPolicy, Gradient2, KeyedLimiter, KeyedRateLimiter, LimitAlgorithm,
+    LimitError, Limiter, Outcome, RateLimiter, Sample,
 };
 
 fn paused_runtime() -> tokio::runtime::Runtime {
@@ -288,6 +288,77 @@ proptest! {
                     assert_eq!(limiter.in_flight(&1), 0);
                 }
                 Err(error) => assert!(refused, "refused {limit}: {error}"),
+            }
+        });
+    }
+}
+
+fn count() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(u32::MAX),
+        Just(u32::MAX - 1),
+        1..10_000_u32
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Any count, period and burst: built or refused with `InvalidConfig`; once built,
+    /// a burst goes through, the next call reports a `retry_after` no longer than the
+    /// interval, and a waiter is admitted (or cut short here) without panicking or
+    /// overflowing, alone, per key, and combined with a concurrency limit.
+    #[test]
+    fn a_rate_at_any_setting_builds_or_is_refused(
+        count in count(),
+        period in duration(),
+        burst in count(),
+        on_full in policy(),
+    ) {
+        paused_runtime().block_on(async {
+            let built = RateLimiter::builder().rate(count, period).burst(burst).build();
+            let rate = match built {
+                Ok(rate) => rate,
+                Err(LimitError::InvalidConfig { .. }) => return,
+                Err(other) => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(rate.burst(), burst);
+            for _ in 0..burst.min(1_000) {
+                rate.try_acquire().unwrap();
+            }
+            if burst <= 1_000 {
+                let Err(LimitError::Limited { retry_after }) = rate.try_acquire() else {
+                    panic!("the burst is spent");
+                };
+                assert!(retry_after <= rate.interval());
+            }
+            let waited = tokio::time::timeout(Duration::from_secs(3600), rate.acquire()).await;
+            assert!(waited.is_err() || waited.unwrap().is_ok());
+            assert_eq!(rate.waiting(), 0);
+
+            let keyed: KeyedRateLimiter<u8> = RateLimiter::builder()
+                .rate(count, period)
+                .burst(burst)
+                .build_keyed()
+                .unwrap();
+            keyed.try_acquire(1).unwrap();
+            let waited = tokio::time::timeout(Duration::from_secs(3600), keyed.acquire(1)).await;
+            assert!(waited.is_err() || waited.unwrap().is_ok());
+
+            if let Ok(limiter) = Limiter::builder()
+                .limit(1)
+                .on_full(on_full)
+                .rate(count, period)
+                .burst(burst)
+                .build()
+            {
+                let first = tokio::time::timeout(Duration::from_secs(3600), limiter.run(async {})).await;
+                drop(first);
+                let second = tokio::time::timeout(Duration::from_secs(3600), limiter.run(async {})).await;
+                drop(second);
+                assert_eq!(limiter.in_flight(), 0);
             }
         });
     }
