@@ -24,6 +24,7 @@ const FEATURES: &[&str] = &[
     "limit",
     "signal",
     "breaker",
+    "deadline",
     "sqlite",
     "postgres",
     "mysql",

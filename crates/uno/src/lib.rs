@@ -18,6 +18,7 @@
 //! | `limit`     | [`limit`]         | `uno-limit`     | yes     |
 //! | `signal`    | [`signal`]        | `uno-signal`    | yes     |
 //! | `breaker`   | [`breaker`]       | `uno-breaker`   | yes     |
+//! | `deadline`  | [`deadline`]      | `uno-deadline`  | yes     |
 //! | `tx`        | `tx`              | `uno-tx`        | no      |
 //! | `sqlite`, `postgres`, `mysql` | `tx` | `uno-tx` backends | no |
 //! | `tx-retry`  | —                 | retry of serialization failures in `uno-tx` | no |
@@ -213,6 +214,9 @@ pub use uno_batch as batch;
 #[cfg(feature = "breaker")]
 #[doc(inline)]
 pub use uno_breaker as breaker;
+#[cfg(feature = "deadline")]
+#[doc(inline)]
+pub use uno_deadline as deadline;
 #[cfg(feature = "limit")]
 #[doc(inline)]
 pub use uno_limit as limit;

@@ -28,6 +28,10 @@ pub use crate::limit::{
 #[doc(no_inline)]
 pub use crate::breaker::{BreakerError, CircuitBreaker};
 
+#[cfg(feature = "deadline")]
+#[doc(no_inline)]
+pub use crate::deadline::Elapsed;
+
 #[cfg(feature = "signal")]
 #[doc(no_inline)]
 pub use crate::signal::{Shutdown, Signal, on_signal};
