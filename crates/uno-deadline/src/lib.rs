@@ -43,14 +43,19 @@
 //!   everything that future awaits, not to the thread. A task spawned with bare
 //!   `tokio::spawn` does not inherit it; wrap the spawned future in [`inherit`] to
 //!   carry it across, as uno's `TaskGroup::spawn`, `Spawner` and `Shutdown::spawn` do.
-//! - When the effective deadline passes, the outermost [`Deadline`] future that set it
-//!   answers `Err(Elapsed)`: each checks its deadline before it polls what is inside,
-//!   so the whole tree is dropped at once, as trio's outer cancel scope does, and the
-//!   caller who set the deadline is the one who sees it. A nested, later deadline
-//!   never fires.
-//! - A future run under a deadline that has already passed is polled once (as with
-//!   `tokio::time::timeout`), then given up; once the deadline has fired, the inner
-//!   future is not polled again.
+//! - When a deadline passes, the [`Deadline`] future that set it answers
+//!   `Err(Elapsed)` and drops everything inside, as trio's cancel scope does: the
+//!   caller who set the deadline is the one who sees it. A nested deadline that is
+//!   later than (or equal to) an outer one never fires; the outer one does.
+//! - The work is polled before the deadline is checked, as with
+//!   `tokio::time::timeout`: a value ready at the deadline is kept, a future run under
+//!   a deadline that already passed is polled once, and a uno pattern waiting inside
+//!   (a limiter, a retry) stops at the deadline with its own error, saying which wait
+//!   it cut short.
+//! - The deadline a future runs under is read when it is first polled, in the task
+//!   that polls it: [`within`] made in one task and spawned into another runs under
+//!   its own deadline only, while [`inherit`] carries the deadline of the task that
+//!   made it.
 //! - A duration too long for tokio's clock (`Duration::MAX`) is no deadline at all.
 //!
 //! | Python / trio | uno-deadline |
@@ -69,7 +74,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::task::futures::TaskLocalFuture;
 use tokio::time::{Instant, Sleep};
 
 tokio::task_local! {
@@ -148,8 +152,8 @@ pub fn remaining() -> Option<Duration> {
 ///
 /// # Panics
 ///
-/// When there is a deadline and no tokio runtime with time enabled, as
-/// `tokio::time::sleep` does.
+/// When polled with a deadline and no tokio runtime with time enabled, as
+/// `tokio::time::sleep` is.
 ///
 /// # Cancel safety
 ///
@@ -163,7 +167,8 @@ pub fn within<F: Future>(duration: Duration, future: F) -> Deadline<F> {
 ///
 /// # Panics
 ///
-/// Outside a tokio runtime with time enabled, as `tokio::time::sleep_until` does.
+/// When polled outside a tokio runtime with time enabled, as
+/// `tokio::time::sleep_until` is.
 ///
 /// # Cancel safety
 ///
@@ -176,6 +181,10 @@ pub fn at<F: Future>(deadline: Instant, future: F) -> Deadline<F> {
 /// run elsewhere, such as in a spawned task: there it sees the same [`current`]
 /// deadline and is cut short at it with `Err(Elapsed)`. Without a deadline, it only
 /// passes `future`'s output through as `Ok`.
+///
+/// # Panics
+///
+/// When polled with a deadline and no tokio runtime with time enabled.
 ///
 /// # Examples
 ///
@@ -197,46 +206,38 @@ pub fn at<F: Future>(deadline: Instant, future: F) -> Deadline<F> {
 /// # }
 /// ```
 pub fn inherit<F: Future>(future: F) -> Deadline<F> {
-    Deadline::new(None, future)
+    Deadline::new(current(), future)
 }
 
 pin_project_lite::pin_project! {
     /// A future run under a deadline; returned by [`within`], [`at`] and [`inherit`].
     ///
-    /// It resolves to `Ok(output)` or, once its own deadline passes first, to
+    /// It resolves to `Ok(output)` or, once its deadline passes first, to
     /// `Err(Elapsed)` (dropping the inner future).
     #[must_use = "futures do nothing unless polled"]
     pub struct Deadline<F> {
         #[pin]
-        future: TaskLocalFuture<Option<Instant>, F>,
-        // The deadline this future enforces (absent when an outer one comes first).
+        future: F,
+        // The deadline this future was given (for `inherit`, the one it carries).
+        own: Option<Instant>,
+        // Set at the first poll: the earliest of `own` and the deadline of the task
+        // polling it.
+        effective: Option<Option<Instant>>,
+        // Present when this future enforces the effective deadline itself: when no
+        // future further out in the same task enforces an earlier or equal one.
         #[pin]
         sleep: Option<Sleep>,
-        effective: Option<Instant>,
     }
 }
 
 impl<F: Future> Deadline<F> {
     fn new(own: Option<Instant>, future: F) -> Self {
-        let outer = current();
-        let effective = match (own, outer) {
-            (Some(own), Some(outer)) => Some(own.min(outer)),
-            (own, outer) => own.or(outer),
-        };
-        // Every `Deadline` enforces the effective deadline, not only its own: one that
-        // is spawned (`inherit`, or made here and moved into a task) has no outer
-        // future left to enforce the outer deadline for it.
-        let sleep = effective.map(tokio::time::sleep_until);
         Deadline {
-            future: DEADLINE.scope(effective, future),
-            sleep,
-            effective,
+            future,
+            own,
+            effective: None,
+            sleep: None,
         }
-    }
-
-    /// The effective deadline this future runs under (`None`: none).
-    pub fn deadline(&self) -> Option<Instant> {
-        self.effective
     }
 }
 
@@ -244,21 +245,37 @@ impl<F: Future> Future for Deadline<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let sleep = this.sleep.as_pin_mut();
-        let deadline = *this.effective;
-        // Once the deadline has fired, the outermost future whose deadline it is
-        // answers first: it checks before it polls what is inside, so nested futures
-        // with the same deadline never see it and the caller who set it gets `Elapsed`.
-        if let (Some(sleep), Some(deadline)) = (sleep.as_ref(), deadline)
-            && sleep.is_elapsed()
-        {
-            return Poll::Ready(Err(Elapsed { deadline }));
-        }
-        if let Poll::Ready(output) = this.future.poll(cx) {
+        let mut this = self.project();
+        let effective = match *this.effective {
+            Some(effective) => effective,
+            None => {
+                // The deadline of the task that polls this future, read at the first
+                // poll: a future made here and spawned elsewhere takes its new task's.
+                let outer = current();
+                let effective = match (*this.own, outer) {
+                    (Some(own), Some(outer)) => Some(own.min(outer)),
+                    (own, outer) => own.or(outer),
+                };
+                // An outer deadline at or before ours is enforced further out, by the
+                // future that set it, so the caller who set it is the one who sees
+                // it; only a deadline of our own that comes first is ours to enforce.
+                if let Some(own) = *this.own
+                    && outer.is_none_or(|outer| own < outer)
+                {
+                    this.sleep.set(Some(tokio::time::sleep_until(own)));
+                }
+                *this.effective = Some(effective);
+                effective
+            }
+        };
+        // As `tokio::time::timeout` does, poll the work first: a value ready at the
+        // deadline is kept, and a uno pattern waiting inside, which stops at the same
+        // deadline, reports its own error.
+        let future = this.future;
+        if let Poll::Ready(output) = DEADLINE.sync_scope(effective, || future.poll(cx)) {
             return Poll::Ready(Ok(output));
         }
-        if let (Some(sleep), Some(deadline)) = (sleep, deadline)
+        if let (Some(sleep), Some(deadline)) = (this.sleep.as_pin_mut(), effective)
             && sleep.poll(cx).is_ready()
         {
             return Poll::Ready(Err(Elapsed { deadline }));
@@ -270,7 +287,7 @@ impl<F: Future> Future for Deadline<F> {
 impl<F> fmt::Debug for Deadline<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Deadline")
-            .field("deadline", &self.effective)
+            .field("deadline", &self.own)
             .finish_non_exhaustive()
     }
 }

@@ -110,6 +110,31 @@ async fn nested_deadlines_at_the_same_instant_are_reported_by_the_outermost() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn within_made_in_one_task_runs_under_the_deadline_of_the_task_that_polls_it() {
+    let start = Instant::now();
+    within(secs(1), async {
+        // Made under a 1 s deadline but spawned bare: only its own 5 s applies there.
+        let spawned = tokio::spawn(within(secs(5), async { current() }));
+        assert_eq!(spawned.await.unwrap(), Ok(Some(start + secs(5))));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_value_ready_at_the_deadline_is_kept() {
+    let start = Instant::now();
+    // The work's own timer and the deadline fire at the same instant: the work wins.
+    let outcome = within(secs(2), async {
+        sleep(secs(2)).await;
+        "just in time"
+    })
+    .await;
+    assert_eq!(outcome, Ok("just in time"));
+    assert_eq!(start.elapsed(), secs(2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn inherit_carries_the_deadline_into_a_spawned_task() {
     let start = Instant::now();
     let outcome = within(secs(1), async {
