@@ -42,6 +42,9 @@ pin_project! {
         started: Option<Instant>,
         // Created at the first retry, so the success path draws no random seed.
         delays: Option<DelayState>,
+        // The running attempt's timeout: the policy's, or less when the caller's
+        // deadline comes first.
+        attempt_limit: Duration,
         // The one timer of the run, for backoff sleeps and attempt timeouts alike.
         // Boxed and created on first use: the success path allocates nothing, and the
         // future stays small.
@@ -137,6 +140,7 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             attempt: 0,
             started: None,
             delays: None,
+            attempt_limit: Duration::ZERO,
             timer: None,
             state: State::Idle,
         }
@@ -179,6 +183,7 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             attempt: self.attempt,
             started: self.started,
             delays: self.delays,
+            attempt_limit: self.attempt_limit,
             timer: self.timer,
             state: self.state,
         }
@@ -212,7 +217,11 @@ where
                     *this.attempt = this.attempt.saturating_add(1);
                     let attempt = (this.operation)();
                     if let Some(timeout) = policy.attempt_timeout {
-                        arm(this.timer, timeout.timeout);
+                        // The caller's deadline caps the attempt (read only here and
+                        // before a sleep, never on a success without a timeout).
+                        *this.attempt_limit = uno_deadline::remaining()
+                            .map_or(timeout.timeout, |left| left.min(timeout.timeout));
+                        arm(this.timer, *this.attempt_limit);
                     }
                     this.state.set(State::Running { attempt });
                     continue;
@@ -228,7 +237,7 @@ where
                         // the timeout converted into the operation's error type.
                         this.state.set(State::Idle);
                         let error = (timeout.into_error)(Error::AttemptTimedOut {
-                            timeout: timeout.timeout,
+                            timeout: *this.attempt_limit,
                         });
                         (Err(error), true)
                     }
@@ -348,6 +357,16 @@ impl<E> RunState<'_, E> {
             && started.elapsed().saturating_add(delay) > max_elapsed
         {
             give_up(self.attempt, "max_elapsed would be exceeded");
+            return None;
+        }
+        // Never sleep into the caller's deadline: an attempt that would start at or
+        // after it could not finish, so return the last outcome now.
+        if let Some(deadline) = uno_deadline::current()
+            && Instant::now()
+                .checked_add(delay)
+                .is_none_or(|next| next >= deadline)
+        {
+            give_up(self.attempt, "the caller's deadline would pass");
             return None;
         }
         if let Some(budget) = &policy.budget

@@ -61,7 +61,8 @@
 //!   [`Retry::retry_if_ok`]. [`delay_hint`](RetryPolicyBuilder::delay_hint) lets an
 //!   error pick the next delay (`Retry-After`).
 //! - A run gives up, returning the last outcome, when attempts are used up, when the
-//!   next sleep would pass `max_elapsed`, or when the [`RetryBudget`] is spent.
+//!   next sleep would pass `max_elapsed` or the caller's deadline (`uno_deadline`), or
+//!   when the [`RetryBudget`] is spent. The deadline also caps `attempt_timeout`.
 //! - Dropping a run stops it; no attempt starts after that.
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
