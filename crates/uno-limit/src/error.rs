@@ -41,6 +41,11 @@ pub enum LimitError {
         /// How long until a call would be admitted (if nobody else takes the slot).
         retry_after: Duration,
     },
+    /// The caller's deadline (see `uno_deadline`) passed while it waited for room.
+    #[error(
+        "the caller's deadline passed while it waited for the limiter; give the call more time, or raise the limit"
+    )]
+    DeadlinePassed,
     /// A limit of zero was asked for; such a limiter would never admit any work.
     #[error("a concurrency limit of 0 would never admit any work; use a limit of at least 1")]
     ZeroLimit,

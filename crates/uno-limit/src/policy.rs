@@ -97,26 +97,46 @@ where
         Err(TryAcquireError::Closed) => return Err(LimitError::Closed),
         Err(TryAcquireError::NoPermits) => {}
     }
-    match policy {
+    // The caller's deadline bounds every wait; it is read only here, on the slow path.
+    let deadline = uno_deadline::current();
+    let (end, cut) = match policy {
         FullPolicy::Reject => {
             let limit = limit();
             crate::trace!(limit, "limiter full, rejecting");
-            Err(LimitError::Full { limit })
+            return Err(LimitError::Full { limit });
         }
-        FullPolicy::Wait => queued(waiting, acquire())
-            .await
-            .map_err(|_closed| LimitError::Closed),
+        FullPolicy::Wait => (deadline, LimitError::DeadlinePassed),
         FullPolicy::Timeout(timeout) => {
-            match tokio::time::timeout(timeout, queued(waiting, acquire())).await {
-                Ok(Ok(permit)) => Ok(permit),
-                Ok(Err(_closed)) => Err(LimitError::Closed),
-                Err(_elapsed) => {
-                    crate::trace!(?timeout, "timed out waiting for a permit");
-                    Err(LimitError::Timeout { timeout })
+            let own = tokio::time::Instant::now().checked_add(timeout);
+            match (own, deadline) {
+                (Some(own), Some(deadline)) if deadline <= own => {
+                    (Some(deadline), LimitError::DeadlinePassed)
                 }
+                (None, Some(deadline)) => (Some(deadline), LimitError::DeadlinePassed),
+                (own, _) => (own, LimitError::Timeout { timeout }),
             }
         }
-    }
+    };
+    wait_until(end, cut, queued(waiting, acquire()))
+        .await?
+        .map_err(|_closed| LimitError::Closed)
+}
+
+/// Awaits `wait` until `end` (forever without one), failing with `cut` at `end`.
+pub(crate) async fn wait_until<T>(
+    end: Option<tokio::time::Instant>,
+    cut: LimitError,
+    wait: impl Future<Output = T>,
+) -> Result<T, LimitError> {
+    let Some(end) = end else {
+        return Ok(wait.await);
+    };
+    tokio::time::timeout_at(end, wait)
+        .await
+        .map_err(|_elapsed| {
+            crate::trace!(error = %cut, "gave up waiting for a permit");
+            cut
+        })
 }
 
 /// Awaits `acquire`, counting the caller in `waiting` from the moment it is queued

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::{Clock, Gcra, RateLimiterBuilder, sleep_unless_closed};
 use crate::LimitError;
+use crate::policy::wait_until;
 
 /// The fewest tracked keys at which idle keys are swept out.
 const MIN_SWEEP: usize = 1024;
@@ -166,7 +167,9 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
     ///
     /// # Errors
     ///
-    /// [`LimitError::Closed`] if the limiter is or becomes closed.
+    /// [`LimitError::Closed`] if the limiter is or becomes closed, and
+    /// [`LimitError::DeadlinePassed`] when the caller's deadline (`uno_deadline`)
+    /// passes first.
     ///
     /// # Cancel safety
     ///
@@ -194,6 +197,18 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
             Arc::clone(entry.queue.get_or_insert_with(Default::default))
         };
         let _waiter = Waiter { inner, key: &key };
+        // The caller's deadline bounds the wait; read only on this slow path.
+        let deadline = uno_deadline::current();
+        let wait = self.wait_for_slot(&key, &queue);
+        wait_until(deadline, LimitError::DeadlinePassed, wait).await?
+    }
+
+    /// Waits for `key`'s slot behind the key's earlier waiters and takes it.
+    async fn wait_for_slot(&self, key: &K, queue: &tokio::sync::Mutex<()>) -> Result<(), LimitError>
+    where
+        K: Clone,
+    {
+        let inner = &*self.inner;
         let _turn = queue.lock().await;
         loop {
             let closed = inner.on_close.notified();

@@ -19,7 +19,7 @@ pub use self::clock::RateClock;
 pub(crate) use self::gcra::Gcra;
 pub use self::keyed::KeyedRateLimiter;
 use crate::LimitError;
-use crate::policy::WaitingGuard;
+use crate::policy::{WaitingGuard, wait_until};
 
 /// Admits at most `count` calls per `period`, with bursts of up to `burst` calls, by
 /// the generic cell rate algorithm (GCRA, as in ATM networks and the `governor` crate).
@@ -181,7 +181,9 @@ impl RateLimiter {
     ///
     /// # Errors
     ///
-    /// [`LimitError::Closed`] if the limiter is or becomes closed.
+    /// [`LimitError::Closed`] if the limiter is or becomes closed, and
+    /// [`LimitError::DeadlinePassed`] when the caller's deadline (`uno_deadline`)
+    /// passes before its slot comes.
     ///
     /// # Cancel safety
     ///
@@ -195,6 +197,14 @@ impl RateLimiter {
         if gate == 0 && self.take(inner.clock.now()).is_ok() {
             return Ok(());
         }
+        // The caller's deadline bounds the wait; read only on this slow path.
+        let deadline = uno_deadline::current();
+        wait_until(deadline, LimitError::DeadlinePassed, self.wait_for_slot()).await?
+    }
+
+    /// Queues for a slot, in FIFO order, and takes it when it comes.
+    async fn wait_for_slot(&self) -> Result<(), LimitError> {
+        let inner = &*self.inner;
         let _waiting = WaitingGuard::new(&inner.gate);
         let _turn = inner.turn.lock().await;
         loop {
