@@ -64,6 +64,9 @@ pub enum Failure {
     Error(BoxError),
     /// It panicked; the panic message, when the payload was a string.
     Panic(String),
+    /// It was spawned under a deadline (`uno_deadline`), inherited it, and was cut
+    /// short when it passed.
+    DeadlinePassed,
 }
 
 impl Failure {
@@ -84,6 +87,9 @@ impl fmt::Display for Failure {
         match self {
             Failure::Error(error) => write!(f, "returned an error: {error}"),
             Failure::Panic(message) => write!(f, "panicked: {message}"),
+            Failure::DeadlinePassed => f.write_str(
+                "was cut short by the deadline it inherited from the code that spawned it; give that code more time",
+            ),
         }
     }
 }

@@ -342,7 +342,8 @@ impl Shutdown {
     ///
     /// The work returns `()` or `Result<(), E>`; errors and panics end up in the
     /// [`ShutdownReport`]. It should watch [`token`](Shutdown::token) and wind down
-    /// once it is cancelled.
+    /// once it is cancelled. Spawned under a deadline (`uno_deadline::within`), the
+    /// work inherits it and fails with [`Failure::DeadlinePassed`] when it passes.
     ///
     /// # Errors
     ///
@@ -386,11 +387,14 @@ impl Shutdown {
         }
         let state = Arc::clone(&self.state);
         let failed_name = name.clone();
+        // Work spawned under a deadline keeps it (read here, in the spawning task).
+        let work = uno_deadline::inherit(work);
         let work = async move {
             // Caught here rather than by the runtime, so that the shutdown begins as
             // soon as the work fails, not when `run` gets to collect it.
             let result = match std::panic::AssertUnwindSafe(work).catch_unwind().await {
-                Ok(outcome) => outcome.into_result().map_err(Failure::Error),
+                Ok(Ok(outcome)) => outcome.into_result().map_err(Failure::Error),
+                Ok(Err(_elapsed)) => Err(Failure::DeadlinePassed),
                 Err(payload) => Err(Failure::from_panic(&*payload)),
             };
             if result.is_err() && on_failure == OnFailure::Shutdown {

@@ -60,6 +60,10 @@ pub enum TaskError<E> {
     /// [`TaskGroup::abort`](crate::TaskGroup::abort) and cancellation) are never
     /// reported this way.
     RuntimeShutdown,
+    /// The task was spawned under a deadline (`uno_deadline::within` or `at`, around
+    /// the code that called `spawn`), inherited it, and was cut short when it passed.
+    /// Whatever it would have returned is lost.
+    DeadlinePassed,
 }
 
 impl<E> TaskError<E> {
@@ -72,7 +76,7 @@ impl<E> TaskError<E> {
     pub fn failed(&self) -> Option<&E> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) | TaskError::RuntimeShutdown => None,
+            TaskError::Panicked(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed => None,
         }
     }
 
@@ -80,13 +84,18 @@ impl<E> TaskError<E> {
     pub fn into_failed(self) -> Option<E> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) | TaskError::RuntimeShutdown => None,
+            TaskError::Panicked(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed => None,
         }
     }
 
     /// Whether the task was dropped by its runtime shutting down before it finished.
     pub fn is_runtime_shutdown(&self) -> bool {
         matches!(self, TaskError::RuntimeShutdown)
+    }
+
+    /// Whether the task was cut short by the deadline it inherited.
+    pub fn is_deadline_passed(&self) -> bool {
+        matches!(self, TaskError::DeadlinePassed)
     }
 }
 
@@ -96,6 +105,7 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
             TaskError::Failed(error) => write!(f, "task failed: {error}"),
             TaskError::Panicked(panic) => write!(f, "{panic}"),
             TaskError::RuntimeShutdown => f.write_str(RUNTIME_SHUTDOWN),
+            TaskError::DeadlinePassed => f.write_str(DEADLINE_PASSED),
         }
     }
 }
@@ -104,10 +114,12 @@ impl<E: std::error::Error + 'static> std::error::Error for TaskError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) | TaskError::RuntimeShutdown => None,
+            TaskError::Panicked(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed => None,
         }
     }
 }
+
+const DEADLINE_PASSED: &str = "task was cut short by the deadline it inherited from the code that spawned it; give that code more time, or do less under it";
 
 const RUNTIME_SHUTDOWN: &str = "task was stopped by its runtime shutting down before it finished; keep the runtime running until the group is joined";
 
@@ -230,7 +242,7 @@ impl<E> GroupError<E> {
         };
         match self.failures.swap_remove(index) {
             (_, TaskError::Panicked(panic)) => panic.resume(),
-            (_, TaskError::Failed(_) | TaskError::RuntimeShutdown) => {
+            (_, TaskError::Failed(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed) => {
                 unreachable!("the position search found a panic")
             }
         }
@@ -260,6 +272,10 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
             TaskError::RuntimeShutdown => write!(
                 f,
                 "task {id} was stopped by its runtime shutting down before it finished; keep the runtime running until the group is joined"
+            )?,
+            TaskError::DeadlinePassed => write!(
+                f,
+                "task {id} was cut short by the deadline it inherited from the code that spawned it; give that code more time, or do less under it"
             )?,
         }
         match self.failures.len() - 1 {

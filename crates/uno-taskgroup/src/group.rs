@@ -117,6 +117,11 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// The task starts at once on the current tokio runtime (or when a slot frees up,
     /// with [`max_concurrency`](Builder::max_concurrency)).
     ///
+    /// Spawned under a deadline (`uno_deadline::within` or `at` around this call),
+    /// the task inherits it: it sees it through `uno_deadline::current()` and is cut
+    /// short when it passes, which the group reports as
+    /// [`TaskError::DeadlinePassed`](crate::TaskError::DeadlinePassed).
+    ///
     /// # Errors
     ///
     /// Returns a [`SpawnError`] when the group has failed, was cancelled or has

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
-use crate::task::{self, Outcome, Task, TaskGuard, TaskId};
+use crate::task::{self, Outcome, Stopped, Task, TaskGuard, TaskId};
 
 pub(crate) struct Shared<T, E> {
     /// On cache lines of its own: every task's start and end lock it, from several
@@ -415,9 +415,12 @@ impl<T, E> Shared<T, E> {
                 Some(Ok(Err(error))) => {
                     cancel_token = self.record_failure(&mut state, id, TaskError::Failed(error));
                 }
-                Some(Err(payload)) => {
+                Some(Err(Stopped::Panicked(payload))) => {
                     let error = TaskError::Panicked(PanicPayload::new(payload));
                     cancel_token = self.record_failure(&mut state, id, error);
+                }
+                Some(Err(Stopped::DeadlinePassed)) => {
+                    cancel_token = self.record_failure(&mut state, id, TaskError::DeadlinePassed);
                 }
             }
             if cancel_token {

@@ -35,8 +35,50 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// How a task's body ended: its own result, or the payload of its panic.
-pub(crate) type Outcome<T, E> = Result<Result<T, E>, Box<dyn Any + Send + 'static>>;
+/// How a task's body ended: its own result, or how it was stopped short.
+pub(crate) type Outcome<T, E> = Result<Result<T, E>, Stopped>;
+
+/// A task body that did not return.
+pub(crate) enum Stopped {
+    /// It panicked, with this payload.
+    Panicked(Box<dyn Any + Send + 'static>),
+    /// The deadline it inherited from the code that spawned it passed.
+    DeadlinePassed,
+}
+
+pin_project_lite::pin_project! {
+    /// A task's body, run under the deadline of the code that spawned it, if any.
+    #[project = BodyProj]
+    pub(crate) enum Body<F> {
+        Plain { #[pin] future: F },
+        UnderDeadline { #[pin] future: uno_deadline::Deadline<F> },
+    }
+}
+
+impl<F: Future> Body<F> {
+    /// Wraps `future` in the spawning code's deadline; read here, in the spawner's
+    /// task, and only wrapped when there is one, so a group used without deadlines
+    /// pays one task-local read per spawn.
+    pub(crate) fn new(future: F) -> Self {
+        match uno_deadline::current() {
+            Some(_) => Body::UnderDeadline {
+                future: uno_deadline::inherit(future),
+            },
+            None => Body::Plain { future },
+        }
+    }
+}
+
+impl<F: Future> Future for Body<F> {
+    type Output = Result<F::Output, uno_deadline::Elapsed>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            BodyProj::Plain { future } => future.poll(cx).map(Ok),
+            BodyProj::UnderDeadline { future } => future.poll(cx),
+        }
+    }
+}
 
 /// Reports a task's end to its group exactly once.
 ///
@@ -83,13 +125,16 @@ impl<T, E> Drop for TaskGuard<T, E> {
 /// body captured before its guard reports the end, so `join` cannot return while the
 /// body's captures are still being dropped on another thread.
 pub(crate) struct Task<T, E, F> {
-    body: F,
+    body: Body<F>,
     guard: TaskGuard<T, E>,
 }
 
-impl<T, E, F> Task<T, E, F> {
+impl<T, E, F: Future> Task<T, E, F> {
     pub(crate) fn new(guard: TaskGuard<T, E>, body: F) -> Self {
-        Task { body, guard }
+        Task {
+            body: Body::new(body),
+            guard,
+        }
     }
 }
 
@@ -116,8 +161,9 @@ where
         };
         let output = match panic::catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(output)) => Ok(output),
-            Err(payload) => Err(payload),
+            Ok(Poll::Ready(Ok(output))) => Ok(output),
+            Ok(Poll::Ready(Err(_elapsed))) => Err(Stopped::DeadlinePassed),
+            Err(payload) => Err(Stopped::Panicked(payload)),
         };
         // The body is dropped here, under `catch_unwind` too, rather than after the
         // outcome is reported: a body whose drop panics panicked, whatever it returned.
@@ -127,11 +173,11 @@ where
             // Dropped outside the lock, here: the result may run user code on drop.
             (Ok(output), Err(payload)) => {
                 drop(output);
-                Err(payload)
+                Err(Stopped::Panicked(payload))
             }
             // The first panic is the one to report; a second one, from the drop, is
             // only a consequence.
-            (Err(payload), _) => Err(payload),
+            (Err(stopped), _) => Err(stopped),
         })
     })
     .await;
