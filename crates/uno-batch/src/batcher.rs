@@ -2,13 +2,16 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use crate::builder::{Builder, Config};
 use crate::claim::{Claim, Room};
+use crate::deadline::until;
 use crate::dedup::Dedup;
 use crate::draining::{DrainEntry, Draining};
 use crate::error::{BatchError, TryAddError};
@@ -180,10 +183,52 @@ where
     /// Queues `item`, waiting for room if `max_pending` items are queued, and resolves
     /// to the item's own output once its batch has run.
     ///
+    /// # Deadlines
+    ///
+    /// Called under a deadline ([`uno_deadline::within`] or [`uno_deadline::at`], or
+    /// one inherited from a caller), `add` waits no longer than it, for room or for
+    /// the output, and then resolves to [`BatchError::DeadlinePassed`]:
+    ///
+    /// - Deadline already passed when `add` is called: fails at once, nothing queued.
+    /// - Deadline passes while waiting for room, or while the item is queued: the item
+    ///   is removed (as a cancelled one is, in O(1)), the batch operation never sees
+    ///   it, its room is given back, and the error says `sent: false`. A batch formed
+    ///   at or after the deadline never takes the item.
+    /// - Deadline passes while the item's batch runs: the operation keeps the item (a
+    ///   running call cannot be taken back), the caller gets `sent: true` and the
+    ///   output is discarded, or the caller gets its own output if it was ready at that
+    ///   instant. The batch's other callers get their own outputs either way.
+    ///
+    /// The deadline is read once, when `add` is first polled; without one, `add` sets no
+    /// timer and checks no clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_batch::{AsyncBatcher, BatchError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|items: Vec<i32>| async move {
+    ///     Ok::<_, String>(items.into_iter().map(|x| -x).collect())
+    /// })
+    /// .max_wait_time(Duration::from_millis(100))
+    /// .build()
+    /// .unwrap();
+    /// // 10 ms is too short for a batch sent after 100 ms: the item is removed.
+    /// let hurried = uno_deadline::within(Duration::from_millis(10), batcher.add(1)).await;
+    /// assert!(matches!(hurried, Ok(Err(BatchError::DeadlinePassed { sent: false, .. }))));
+    /// // A second is enough.
+    /// let patient = uno_deadline::within(Duration::from_secs(1), batcher.add(2)).await;
+    /// assert_eq!(patient, Ok(Ok(-2)));
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// - [`BatchError::Failed`], [`BatchError::Panicked`] or
     ///   [`BatchError::WrongLength`] when the item's batch ended that way.
+    /// - [`BatchError::DeadlinePassed`] when the caller's deadline passed first (see
+    ///   "Deadlines" above).
     /// - [`BatchError::Closed`] when the batcher is closed (the item is dropped; use
     ///   [`try_add`](Self::try_add) to get it back).
     /// - [`BatchError::Stopped`] when the runtime the batcher was built on shut down,
@@ -214,6 +259,11 @@ where
     /// # }
     /// ```
     pub async fn add(&self, item: I) -> Result<O, BatchError<E>> {
+        // Read once, here, where `add` is about to wait; without a deadline nothing
+        // more is paid: no timer, no check.
+        if let Some(deadline) = uno_deadline::current() {
+            return self.add_until(item, deadline).await;
+        }
         let permit = match self.shared.room.permits() {
             None => None,
             Some(room) => match room.acquire().await {
@@ -222,9 +272,38 @@ where
                 Err(_) => return Err(self.refusal()),
             },
         };
-        match self.enqueue(item, permit) {
+        match self.enqueue(item, permit, None) {
             Ok(ticket) => ticket.await,
             Err(rejected) => Err(rejected.into_parts().1),
+        }
+    }
+
+    /// `add` under the caller's deadline: each wait (for room, then for the output)
+    /// ends at `deadline` with [`BatchError::DeadlinePassed`]. A queued item is given
+    /// up through its ticket's claim, as a cancel is, so it is never sent once given up.
+    async fn add_until(&self, item: I, deadline: Instant) -> Result<O, BatchError<E>> {
+        let passed = |sent| BatchError::DeadlinePassed { deadline, sent };
+        if deadline <= Instant::now() {
+            return Err(passed(false));
+        }
+        // One timer for both waits.
+        let mut timer = pin!(tokio::time::sleep_until(deadline));
+        let permit = match self.shared.room.permits() {
+            None => None,
+            Some(room) => match until(pin!(room.acquire()), timer.as_mut(), deadline).await {
+                Some(Ok(permit)) => Some(permit),
+                // The semaphore is closed by `close`, or by the worker stopping.
+                Some(Err(_)) => return Err(self.refusal()),
+                None => return Err(passed(false)),
+            },
+        };
+        let mut ticket = match self.enqueue(item, permit, Some(deadline)) {
+            Ok(ticket) => ticket,
+            Err(rejected) => return Err(rejected.into_parts().1),
+        };
+        match until(Pin::new(&mut ticket), timer, deadline).await {
+            Some(outcome) => outcome,
+            None => ticket.expire(deadline),
         }
     }
 
@@ -271,13 +350,16 @@ where
                 }
             },
         };
-        self.enqueue(item, permit)
+        self.enqueue(item, permit, None)
     }
 
+    /// Sends `item` to the worker, with the caller's deadline when `add` runs under
+    /// one, and returns its ticket.
     fn enqueue(
         &self,
         item: I,
         permit: Option<SemaphorePermit<'_>>,
+        deadline: Option<Instant>,
     ) -> Result<Ticket<O, E>, TryAddError<I, E>> {
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(TryAddError::new(item, BatchError::Closed));
@@ -289,6 +371,7 @@ where
                 item,
                 reply,
                 claim: claim.clone(),
+                deadline,
             }))
         {
             return match message {

@@ -3,8 +3,10 @@
 //! Each item carries a [`Claim`] shared by its ticket and its queue entry, and every
 //! handle, ticket and the worker share one [`Room`]. The invariants:
 //!
-//! - An item is claimed once: by the worker when it takes the item into a batch, or by
-//!   its ticket when the ticket is dropped first. A cancelled item is never sent.
+//! - An item is claimed once: by the worker when it takes the item into a batch or
+//!   finds its caller's deadline passed (it expires the item instead), or by its ticket
+//!   when the ticket is dropped (or its caller's deadline passes) first. A cancelled or
+//!   expired item is never sent.
 //! - Whoever claims the item gives its room (its `max_pending` permit) back, so room
 //!   is given back exactly once, and at once on cancel, without waiting for the
 //!   worker.
@@ -26,6 +28,9 @@ const QUEUED: u8 = 1;
 const TAKEN: u8 = 2;
 /// The item's ticket was dropped before the worker took it.
 const CANCELLED: u8 = 3;
+/// The worker found the caller's deadline passed as it formed a batch: it removed the
+/// item, gave its room back and told the caller.
+const EXPIRED: u8 = 4;
 
 /// What a ticket found when it cancelled its item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +39,9 @@ pub(crate) enum Cancelled {
     BeforeQueued,
     /// The item was waiting in the worker's queue.
     WhileQueued,
+    /// The worker had removed the item because its caller's deadline passed; it gave
+    /// the room back and sent the caller the deadline error.
+    Expired,
     /// The item was already in a batch: too late, nothing changes.
     TooLate,
 }
@@ -63,6 +71,15 @@ impl Claim {
             .is_ok()
     }
 
+    /// Called by the worker, instead of [`take`](Self::take), for a queued item whose
+    /// caller's deadline passed before its batch formed. False when the ticket was
+    /// dropped first: the item is then skipped as a cancelled one.
+    pub(crate) fn expire(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, EXPIRED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
     /// Whether the ticket was dropped before the worker took the item.
     pub(crate) fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Acquire) == CANCELLED
@@ -73,6 +90,7 @@ impl Claim {
         match self.0.swap(CANCELLED, Ordering::AcqRel) {
             SENT => Cancelled::BeforeQueued,
             QUEUED => Cancelled::WhileQueued,
+            EXPIRED => Cancelled::Expired,
             // Taken (or, impossibly, cancelled twice): writing `CANCELLED` over
             // `TAKEN` is harmless, as nobody looks at the claim after the take.
             _ => Cancelled::TooLate,
@@ -114,16 +132,19 @@ impl Room {
     }
 
     /// Records a dropped ticket: gives its item's room back unless the item was
-    /// already in a batch, and counts it if the worker had queued it.
-    pub(crate) fn cancel(&self, claim: &Claim) {
-        match claim.cancel() {
+    /// already in a batch or expired by the worker (which gave it back then), and
+    /// counts it if the worker had queued it. Returns what the ticket found.
+    pub(crate) fn cancel(&self, claim: &Claim) -> Cancelled {
+        let cancelled = claim.cancel();
+        match cancelled {
             Cancelled::BeforeQueued => self.give_back(1),
             Cancelled::WhileQueued => {
                 self.give_back(1);
                 self.cancelled.fetch_add(1, Ordering::AcqRel);
             }
-            Cancelled::TooLate => {}
+            Cancelled::Expired | Cancelled::TooLate => {}
         }
+        cancelled
     }
 
     /// How many queued items were cancelled since the last call. Each was counted
@@ -152,7 +173,7 @@ mod tests {
         // Cancelled before the worker saw it: room back, nothing to count.
         let early = Claim::new();
         permits.try_acquire().unwrap().forget();
-        room.cancel(&early);
+        assert_eq!(room.cancel(&early), Cancelled::BeforeQueued);
         assert!(!early.queue());
         assert_eq!((permits.available_permits(), room.take_cancelled()), (2, 0));
 
@@ -160,9 +181,10 @@ mod tests {
         let queued = Claim::new();
         permits.try_acquire().unwrap().forget();
         assert!(queued.queue());
-        room.cancel(&queued);
+        assert_eq!(room.cancel(&queued), Cancelled::WhileQueued);
         assert!(queued.is_cancelled());
         assert!(!queued.take());
+        assert!(!queued.expire());
         assert_eq!((permits.available_permits(), room.take_cancelled()), (2, 1));
         assert_eq!(room.take_cancelled(), 0);
 
@@ -172,7 +194,18 @@ mod tests {
         assert!(taken.queue());
         assert!(taken.take());
         room.give_back(1);
-        room.cancel(&taken);
+        assert_eq!(room.cancel(&taken), Cancelled::TooLate);
+        assert_eq!((permits.available_permits(), room.take_cancelled()), (2, 0));
+
+        // Expired by the worker: it gives the room back; the ticket's cancel that
+        // follows neither gives it back again nor counts the item.
+        let expired = Claim::new();
+        permits.try_acquire().unwrap().forget();
+        assert!(expired.queue());
+        assert!(expired.expire());
+        assert!(!expired.take());
+        room.give_back(1);
+        assert_eq!(room.cancel(&expired), Cancelled::Expired);
         assert_eq!((permits.available_permits(), room.take_cancelled()), (2, 0));
     }
 }

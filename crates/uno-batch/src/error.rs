@@ -4,6 +4,8 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 /// Why an item did not get its output, or why a batcher could not be built.
 ///
 /// `E` is the batch operation's own error type. When the operation fails, every caller
@@ -41,6 +43,21 @@ pub enum BatchError<E> {
     /// `build` was called on) shut down: the item's output was not delivered, or a new
     /// item could not be queued.
     Stopped,
+    /// The caller's deadline (see [`uno_deadline`]) passed before the item's output
+    /// came: [`add`](crate::AsyncBatcher::add) stopped waiting for room or for the
+    /// output, or refused at once a deadline that had already passed.
+    ///
+    /// When `sent` is false, the batch operation never saw the item: it was removed
+    /// from the queue (or never queued), and its room given back. When `sent` is true,
+    /// the deadline passed while the item's batch was running: the operation has the
+    /// item and may process it, but its output is discarded, and the batch's other
+    /// callers still get theirs.
+    DeadlinePassed {
+        /// The caller's effective deadline, the one that passed.
+        deadline: Instant,
+        /// Whether the item had already been sent to the batch operation.
+        sent: bool,
+    },
     /// The builder was given a setting that cannot work (for example a zero batch
     /// size); the message names it.
     InvalidConfig(&'static str),
@@ -49,6 +66,32 @@ pub enum BatchError<E> {
 }
 
 impl<E> BatchError<E> {
+    /// Whether this is [`BatchError::DeadlinePassed`]: the caller's deadline passed
+    /// before the item's output came.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let batcher = AsyncBatcher::builder(|items: Vec<u8>| async move {
+    ///     Ok::<_, String>(items)
+    /// })
+    /// .max_wait_time(Duration::from_secs(10))
+    /// .build()
+    /// .unwrap();
+    /// let outcome = uno_deadline::within(Duration::from_secs(1), batcher.add(1)).await;
+    /// assert!(outcome.unwrap().unwrap_err().is_deadline_passed());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_deadline_passed(&self) -> bool {
+        matches!(self, Self::DeadlinePassed { .. })
+    }
+
     /// The batch operation's own error, when this is [`BatchError::Failed`].
     ///
     /// # Examples
@@ -86,6 +129,10 @@ impl<E> Clone for BatchError<E> {
             Self::Full => Self::Full,
             Self::Closed => Self::Closed,
             Self::Stopped => Self::Stopped,
+            Self::DeadlinePassed { deadline, sent } => Self::DeadlinePassed {
+                deadline: *deadline,
+                sent: *sent,
+            },
             Self::InvalidConfig(what) => Self::InvalidConfig(what),
             Self::NoRuntime => Self::NoRuntime,
         }
@@ -105,6 +152,16 @@ impl<E: PartialEq> PartialEq for BatchError<E> {
                 Self::WrongLength {
                     expected: c,
                     actual: d,
+                },
+            ) => a == c && b == d,
+            (
+                Self::DeadlinePassed {
+                    deadline: a,
+                    sent: b,
+                },
+                Self::DeadlinePassed {
+                    deadline: c,
+                    sent: d,
                 },
             ) => a == c && b == d,
             (Self::InvalidConfig(a), Self::InvalidConfig(b)) => a == b,
@@ -148,6 +205,15 @@ impl<E> fmt::Display for BatchError<E> {
             Self::Stopped => f.write_str(
                 "the batcher stopped because the tokio runtime it was built on shut down, \
                  so this item was not processed; build a new batcher on a running runtime",
+            ),
+            Self::DeadlinePassed { sent: false, .. } => f.write_str(
+                "the caller's deadline passed before this item's batch was sent, so it was \
+                 removed and not processed; give the caller more time, or lower max_wait_time",
+            ),
+            Self::DeadlinePassed { sent: true, .. } => f.write_str(
+                "the caller's deadline passed while this item's batch was running; the \
+                 operation may still process it but its output is discarded; give the caller \
+                 more time, or make the batch operation faster",
             ),
             Self::InvalidConfig(what) => write!(f, "invalid batcher configuration: {what}"),
             Self::NoRuntime => f.write_str(
@@ -277,6 +343,14 @@ mod tests {
             BatchError::NoRuntime,
             BatchError::InvalidConfig("x"),
             BatchError::Failed(Arc::new(())),
+            BatchError::DeadlinePassed {
+                deadline: Instant::now(),
+                sent: false,
+            },
+            BatchError::DeadlinePassed {
+                deadline: Instant::now(),
+                sent: true,
+            },
         ] {
             let message = error.to_string();
             assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");

@@ -56,6 +56,10 @@
 //! - **Cancellation**: a caller that goes away before its batch starts has its item
 //!   removed (the operation never sees it); after the batch started, only its output
 //!   is discarded.
+//! - **Deadlines**: [`add`](AsyncBatcher::add) honours the caller's
+//!   [`uno_deadline`] deadline: an item whose deadline passes before its batch is sent
+//!   is removed (the operation never sees it) and its caller gets
+//!   [`BatchError::DeadlinePassed`]; waiting for room stops at the deadline too.
 //! - **Keyed mode**: with [`Builder::deduplicate`], identical items of one batch are
 //!   sent once and the output is shared with every caller of that item.
 //! - **Shutdown**: `close` flushes, waits and refuses new items; dropping the last
@@ -73,6 +77,7 @@
 mod batcher;
 mod builder;
 mod claim;
+mod deadline;
 mod dedup;
 mod draining;
 mod error;

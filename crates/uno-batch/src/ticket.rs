@@ -8,7 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use tokio::sync::oneshot;
 
-use crate::claim::{Claim, Room};
+use crate::claim::{Cancelled, Claim, Room};
 use crate::error::BatchError;
 
 /// What the worker sends back for one item.
@@ -51,6 +51,31 @@ impl<O, E> Ticket<O, E> {
             room,
             completed: false,
         }
+    }
+}
+
+impl<O, E> Ticket<O, E> {
+    /// Gives up on the item because its caller's `deadline` passed, through the same
+    /// O(1) claim a dropped ticket uses, and says what the caller gets: its own outcome
+    /// if its batch delivered it just now (a value ready at the deadline is kept, as
+    /// with `tokio::time::timeout`), otherwise [`BatchError::DeadlinePassed`], with
+    /// `sent` telling whether the operation had the item. Never another item's
+    /// outcome: the receiver is this item's own.
+    pub(crate) fn expire(mut self, deadline: tokio::time::Instant) -> Outcome<O, E> {
+        self.completed = true;
+        // Closed first, so that a batch finishing from now on drops the output instead
+        // of sending it; one sent before is still received below.
+        self.receiver.close();
+        let sent = match self.room.cancel(&self.claim) {
+            Cancelled::BeforeQueued | Cancelled::WhileQueued => false,
+            // The worker expired the item and sends its own error right after: not sent.
+            Cancelled::Expired => false,
+            Cancelled::TooLate => true,
+        };
+        if sent && let Ok(outcome) = self.receiver.try_recv() {
+            return outcome;
+        }
+        Err(BatchError::DeadlinePassed { deadline, sent })
     }
 }
 

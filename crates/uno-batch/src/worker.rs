@@ -60,6 +60,11 @@ pub(crate) struct Entry<I, O, E> {
     /// Shared with the item's ticket: whichever of the two claims the item first sends
     /// it (the worker) or cancels it (the ticket).
     pub(crate) claim: Claim,
+    /// The caller's deadline, for `add` under `uno_deadline`: a batch formed at or
+    /// after it leaves the item out. The caller's own timer usually cancels the item
+    /// first; this check makes "never sent after its deadline" hold whichever task
+    /// runs first at that instant.
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// An entry waiting in the worker's queue. Its ticket may have been dropped since it
@@ -366,6 +371,8 @@ where
         let mut items = Vec::with_capacity(capacity);
         let mut replies = Vec::with_capacity(capacity);
         let mut skipped = 0_usize;
+        let mut expired = 0_usize;
+        let mut now = None;
         while items.len() < self.config.max_batch_size {
             let Some(queued) = self.queue.pop_front() else {
                 break;
@@ -374,14 +381,31 @@ where
             {
                 self.visits += 1;
             }
+            let entry = queued.entry;
+            // Its caller's deadline passed before this batch formed: the item is left
+            // out and its caller told, through the same claim a cancel uses.
+            if let Some(deadline) = entry.deadline
+                && deadline <= *now.get_or_insert_with(Instant::now)
+            {
+                if entry.claim.expire() {
+                    expired += 1;
+                    let _ = entry.reply.send(Err(BatchError::DeadlinePassed {
+                        deadline,
+                        sent: false,
+                    }));
+                } else {
+                    skipped += 1;
+                }
+                continue;
+            }
             // A caller that went away before its batch started: its item is skipped
             // here and never reaches the operation; its ticket gave the room back.
-            if !queued.entry.claim.take() {
+            if !entry.claim.take() {
                 skipped += 1;
                 continue;
             }
-            items.push(queued.entry.item);
-            replies.push(queued.entry.reply);
+            items.push(entry.item);
+            replies.push(entry.reply);
         }
         if skipped > 0 {
             event!(
@@ -390,9 +414,19 @@ where
                 "removed cancelled items from the queue"
             );
         }
-        debug_assert!(items.len() <= self.live, "only live entries are taken");
-        self.live = self.live.saturating_sub(items.len());
-        self.room.give_back(items.len());
+        if expired > 0 {
+            event!(
+                trace,
+                removed = expired,
+                "removed items whose caller's deadline passed from the queue"
+            );
+        }
+        debug_assert!(
+            items.len() + expired <= self.live,
+            "only live entries are taken or expired"
+        );
+        self.live = self.live.saturating_sub(items.len() + expired);
+        self.room.give_back(items.len() + expired);
         if items.is_empty() {
             return;
         }
@@ -575,6 +609,7 @@ mod tests {
                 item,
                 reply,
                 claim: claim.clone(),
+                deadline: None,
             }));
             tickets.push(Ticket::new(receiver, claim, Arc::clone(&room)));
         }
