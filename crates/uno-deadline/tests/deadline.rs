@@ -239,3 +239,25 @@ fn elapsed_is_an_error_with_advice_and_an_io_error() {
     let io: std::io::Error = elapsed.into();
     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
 }
+
+#[tokio::test(start_paused = true)]
+async fn durations_at_the_edges_of_their_type_never_panic_or_overflow() {
+    let edges = [
+        Duration::ZERO,
+        Duration::from_nanos(1),
+        Duration::from_secs(100 * 365 * 86_400),
+        Duration::from_secs(u64::MAX / 2),
+        Duration::from_secs(u64::MAX),
+        Duration::MAX,
+    ];
+    for outer in edges {
+        for inner in edges {
+            let seen = within(outer, async { within(inner, async { remaining() }).await }).await;
+            if let Ok(Ok(Some(left))) = seen {
+                assert!(left <= outer.min(inner), "{outer:?} {inner:?} {left:?}");
+            }
+        }
+        // A far but representable deadline still lets quick work finish.
+        assert_eq!(within(outer, async { 7 }).await, Ok(7));
+    }
+}
