@@ -275,21 +275,13 @@ async fn a_deadline_already_passed_fails_at_once_without_queueing() {
 /// time, several running at once: every caller that gets `Ok` gets exactly its own
 /// output, every removed item was never given to the operation, no item is given twice,
 /// and callers without a deadline all succeed.
-/// Which clock a test runs on, which decides whether `within` can ever win the race
-/// against `add` at the deadline.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Clock {
-    /// Time cannot move during a poll: `add` always answers first, so a bare `Elapsed`
-    /// fails the test.
-    Paused,
-    /// `uno_deadline::Deadline` polls `add` first and checks its own timer after; the
-    /// deadline can pass (and another thread fire that timer) in between, so `within`
-    /// may answer `Elapsed` for a caller (its item is then cancelled, as on any drop).
-    /// That narrow race is uno-deadline's to close; the checks on outputs still hold.
-    Real,
-}
-
-async fn a_thousand_callers_with_random_deadlines(seed: u64, clock: Clock) {
+/// On both clocks `add` answers at the deadline with its own error, never the
+/// enclosing `within`'s bare `Elapsed`: `uno_deadline::Deadline` gives up only if its
+/// timer had fired before it last polled `add`, and then `add` had already seen the
+/// deadline pass. (Before uno-deadline noted that, a timer fired by another thread
+/// between the two polls let `within` answer first, about once in 60 runs of the
+/// multi-thread test.)
+async fn a_thousand_callers_with_random_deadlines(seed: u64) {
     const CALLERS: u64 = 1_000;
     let sent: Arc<Mutex<Vec<u64>>> = Arc::default();
     let op = {
@@ -348,7 +340,6 @@ async fn a_thousand_callers_with_random_deadlines(seed: u64, clock: Clock) {
                 assert!(has_deadline, "item {item}");
                 assert!(sent_once.contains(&item), "item {item}");
             }
-            Err(_) if clock == Clock::Real => assert!(has_deadline, "item {item}"),
             other => panic!("item {item}: {other:?}"),
         }
     }
@@ -362,11 +353,11 @@ async fn a_thousand_callers_with_random_deadlines(seed: u64, clock: Clock) {
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_thousand_callers_with_random_deadlines_each_get_only_their_own_output_current_thread() {
     for seed in [1, 2, 3] {
-        a_thousand_callers_with_random_deadlines(seed, Clock::Paused).await;
+        a_thousand_callers_with_random_deadlines(seed).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_callers_with_random_deadlines_each_get_only_their_own_output_multi_thread() {
-    a_thousand_callers_with_random_deadlines(4, Clock::Real).await;
+    a_thousand_callers_with_random_deadlines(4).await;
 }

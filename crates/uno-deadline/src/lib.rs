@@ -49,7 +49,8 @@
 //!   later than (or equal to) an outer one never fires; the outer one does.
 //! - The work is polled before the deadline is checked, as with
 //!   `tokio::time::timeout`: a value ready at the deadline is kept, a future run under
-//!   a deadline that already passed is polled once, and a uno pattern waiting inside
+//!   a deadline that already passed is polled (at most twice) before it is given up,
+//!   and a uno pattern waiting inside
 //!   (a limiter, a retry) stops at the deadline with its own error, saying which wait
 //!   it cut short.
 //! - The deadline a future runs under is read when it is first polled, in the task
@@ -148,7 +149,7 @@ pub fn remaining() -> Option<Duration> {
 /// outer one.
 ///
 /// A `duration` too long for tokio's clock (`Duration::MAX`) sets no deadline of its
-/// own; a zero `duration` polls `future` once, then gives up.
+/// own; a zero `duration` polls `future` (at most twice), then gives up.
 ///
 /// # Panics
 ///
@@ -270,15 +271,27 @@ impl<F: Future> Future for Deadline<F> {
         };
         // As `tokio::time::timeout` does, poll the work first: a value ready at the
         // deadline is kept, and a uno pattern waiting inside, which stops at the same
-        // deadline, reports its own error.
+        // deadline, reports its own error. The work must have been polled once after
+        // the deadline fired for that, so whether it had fired is noted *before* the
+        // work is polled: on a multi-thread runtime the timer may fire in between.
+        let mut sleep = this.sleep.as_pin_mut();
+        let fired_before = sleep.as_ref().is_some_and(|sleep| sleep.is_elapsed());
         let future = this.future;
         if let Poll::Ready(output) = DEADLINE.sync_scope(effective, || future.poll(cx)) {
             return Poll::Ready(Ok(output));
         }
-        if let (Some(sleep), Some(deadline)) = (this.sleep.as_pin_mut(), effective)
-            && sleep.poll(cx).is_ready()
-        {
+        let Some(deadline) = effective else {
+            return Poll::Pending;
+        };
+        if fired_before {
             return Poll::Ready(Err(Elapsed { deadline }));
+        }
+        if let Some(sleep) = sleep.as_mut()
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            // Fired while the work was being polled: let the work see it first, on
+            // the next poll, which this wake asks for at once.
+            cx.waker().wake_by_ref();
         }
         Poll::Pending
     }
