@@ -50,9 +50,10 @@
 //! - The work is polled before the deadline is checked, as with
 //!   `tokio::time::timeout`: a value ready at the deadline is kept, a future run under
 //!   a deadline that already passed is polled (at most twice) before it is given up,
-//!   and a uno pattern waiting inside
-//!   (a limiter, a retry) stops at the deadline with its own error, saying which wait
-//!   it cut short.
+//!   and a uno pattern waiting inside (a limiter, a retry, the batcher) stops at the
+//!   deadline with its own error, saying which wait it cut short. The future gives up
+//!   only if its timer had fired before it last polled the work, so on a multi-thread
+//!   runtime too the pattern inside always answers first.
 //! - The deadline a future runs under is read when it is first polled, in the task
 //!   that polls it: [`within`] made in one task and spawned into another runs under
 //!   its own deadline only, while [`inherit`] carries the deadline of the task that
