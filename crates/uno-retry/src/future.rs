@@ -42,9 +42,6 @@ pin_project! {
         started: Option<Instant>,
         // Created at the first retry, so the success path draws no random seed.
         delays: Option<DelayState>,
-        // The running attempt's timeout: the policy's, or less when the caller's
-        // deadline comes first.
-        attempt_limit: Duration,
         // The one timer of the run, for backoff sleeps and attempt timeouts alike.
         // Boxed and created on first use: the success path allocates nothing, and the
         // future stays small.
@@ -140,7 +137,6 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             attempt: 0,
             started: None,
             delays: None,
-            attempt_limit: Duration::ZERO,
             timer: None,
             state: State::Idle,
         }
@@ -183,7 +179,6 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             attempt: self.attempt,
             started: self.started,
             delays: self.delays,
-            attempt_limit: self.attempt_limit,
             timer: self.timer,
             state: self.state,
         }
@@ -219,9 +214,9 @@ where
                     if let Some(timeout) = policy.attempt_timeout {
                         // The caller's deadline caps the attempt (read only here and
                         // before a sleep, never on a success without a timeout).
-                        *this.attempt_limit = uno_deadline::remaining()
+                        let limit = uno_deadline::remaining()
                             .map_or(timeout.timeout, |left| left.min(timeout.timeout));
-                        arm(this.timer, *this.attempt_limit);
+                        arm(this.timer, limit);
                     }
                     this.state.set(State::Running { attempt });
                     continue;
@@ -237,7 +232,7 @@ where
                         // the timeout converted into the operation's error type.
                         this.state.set(State::Idle);
                         let error = (timeout.into_error)(Error::AttemptTimedOut {
-                            timeout: *this.attempt_limit,
+                            timeout: timeout.timeout,
                         });
                         (Err(error), true)
                     }
