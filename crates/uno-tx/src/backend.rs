@@ -1,4 +1,8 @@
-//! The databases uno-tx runs on, and how each spells `BEGIN`.
+//! The databases uno-tx runs on, how each spells `BEGIN`, and how each is told about
+//! the caller's deadline.
+
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+use std::time::Duration;
 
 use sqlx::{Database, SqlStr};
 
@@ -15,6 +19,8 @@ use crate::options::{AccessMode, IsolationLevel};
 pub trait Backend: Database + sealed::Sealed {}
 
 pub(crate) mod sealed {
+    use std::time::Duration;
+
     use super::{BeginOptions, SqlStr};
 
     /// The part of [`Backend`](super::Backend) that stays private.
@@ -58,6 +64,19 @@ pub(crate) mod sealed {
         /// Only fixed SQL text comes out of here: every piece is a literal chosen by an
         /// enum, never text from the caller.
         fn begin_statement(options: &BeginOptions) -> Result<Option<SqlStr>, &'static str>;
+
+        /// The statement that begins a pool transaction (`statement`, or a plain
+        /// `BEGIN` for `None`) under a caller's deadline `remaining` from now, and tells
+        /// the server to stop any statement still running by then; `None` where the
+        /// backend enforces deadlines on the client only, which then begins with
+        /// `statement` as usual.
+        ///
+        /// Only for a transaction at depth 0 (never a savepoint), and only fixed text
+        /// and integers come out of here.
+        fn begin_statement_under_deadline(
+            statement: Option<&SqlStr>,
+            remaining: Duration,
+        ) -> Option<SqlStr>;
     }
 }
 
@@ -135,6 +154,15 @@ impl sealed::Sealed for sqlx::Sqlite {
         };
         Ok(Some(statement.into_sql_str()))
     }
+
+    fn begin_statement_under_deadline(
+        _statement: Option<&SqlStr>,
+        _remaining: Duration,
+    ) -> Option<SqlStr> {
+        // The database runs in this process: the client-side cap is all there is, and
+        // a cancelled query stops at once.
+        None
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -171,6 +199,35 @@ impl sealed::Sealed for sqlx::Postgres {
             access_mode_sql(options.access_mode),
         ])))
     }
+
+    fn begin_statement_under_deadline(
+        statement: Option<&SqlStr>,
+        remaining: Duration,
+    ) -> Option<SqlStr> {
+        use sqlx::SqlSafeStr;
+
+        // `SET LOCAL` ends with the transaction (commit or rollback alike), so the
+        // pooled connection goes back with the server's setting. Sent with `BEGIN` as
+        // one simple query: a deadline costs no extra round trip.
+        let begin = statement.map_or("BEGIN", SqlStr::as_str);
+        let millis = statement_timeout_millis(remaining);
+        // `begin` is one of this file's literal statements and `millis` an integer, so
+        // no caller text reaches the server.
+        Some(
+            sqlx::AssertSqlSafe(format!("{begin}; SET LOCAL statement_timeout = {millis}"))
+                .into_sql_str(),
+        )
+    }
+}
+
+/// PostgreSQL's `statement_timeout` for `remaining`: whole milliseconds rounded up, so
+/// that the server never stops a statement before the deadline, at least 1 (0 would
+/// mean no timeout), and at most the largest value the server accepts (`INT_MAX`
+/// milliseconds, about 24.8 days, which is as good as forever).
+#[cfg(feature = "postgres")]
+fn statement_timeout_millis(remaining: Duration) -> u128 {
+    const LARGEST: u128 = 2_147_483_647;
+    remaining.as_nanos().div_ceil(1_000_000).clamp(1, LARGEST)
 }
 
 #[cfg(feature = "mysql")]
@@ -214,6 +271,18 @@ impl sealed::Sealed for sqlx::MySql {
             "START TRANSACTION",
             access_mode_sql(options.access_mode),
         ])))
+    }
+
+    fn begin_statement_under_deadline(
+        _statement: Option<&SqlStr>,
+        _remaining: Duration,
+    ) -> Option<SqlStr> {
+        // `max_execution_time` is a session variable: set here, it would outlive the
+        // transaction and reach the pool's next user whenever the transaction ends
+        // without a reset (a cancelled caller, a client-side cap), and MariaDB spells
+        // it differently. The per-statement optimizer hint would mean rewriting the
+        // caller's SQL. So MySQL is held to the deadline on the client only.
+        None
     }
 }
 
@@ -270,6 +339,35 @@ mod tests {
             ..BeginOptions::default()
         };
         assert!(sqlx::Postgres::begin_statement(&sqlite_only).is_err());
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_tells_the_server_the_deadline_in_whole_milliseconds_rounded_up() {
+        use sealed::Sealed;
+
+        let plain =
+            sqlx::Postgres::begin_statement_under_deadline(None, Duration::from_micros(499_001))
+                .unwrap();
+        assert_eq!(plain.as_str(), "BEGIN; SET LOCAL statement_timeout = 500");
+        let options = BeginOptions {
+            isolation_level: Some(IsolationLevel::Serializable),
+            ..BeginOptions::default()
+        };
+        let serializable = sqlx::Postgres::begin_statement(&options).unwrap();
+        let statement = sqlx::Postgres::begin_statement_under_deadline(
+            serializable.as_ref(),
+            Duration::from_millis(250),
+        )
+        .unwrap();
+        assert_eq!(
+            statement.as_str(),
+            "BEGIN ISOLATION LEVEL SERIALIZABLE; SET LOCAL statement_timeout = 250"
+        );
+        assert_eq!(statement_timeout_millis(Duration::ZERO), 1);
+        assert_eq!(statement_timeout_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(statement_timeout_millis(Duration::from_millis(7)), 7);
+        assert_eq!(statement_timeout_millis(Duration::MAX), 2_147_483_647);
     }
 
     #[cfg(feature = "mysql")]

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::classify::is_retryable;
 
 /// What can go wrong around a transaction.
@@ -74,6 +76,22 @@ pub enum Error<E = sqlx::Error> {
     Timeout {
         /// The configured timeout.
         limit: Duration,
+    },
+
+    /// The caller's deadline (see `uno_deadline`) passed before the transaction could
+    /// finish: it had already passed when the transaction was to start (then nothing
+    /// ran and the database was not touched), or it passed while waiting for a
+    /// connection, during `BEGIN` or while the closure ran (then the transaction was
+    /// rolled back). Nothing was committed. On PostgreSQL it is also reported when the
+    /// server stopped a statement at the deadline (see
+    /// [`TransactionManager::run`](crate::TransactionManager::run)). Never retryable:
+    /// running again under the same deadline cannot succeed.
+    #[error(
+        "the caller's deadline passed before the transaction finished, so nothing was committed; give the call more time, or do less in the transaction"
+    )]
+    DeadlinePassed {
+        /// The caller's effective deadline, the one that passed.
+        deadline: Instant,
     },
 
     /// A [`TransactionManager`](crate::TransactionManager) option is out of range, such
@@ -174,6 +192,7 @@ impl<E: AsSqlxError> AsSqlxError for Error<E> {
                 .and_then(AsSqlxError::as_sqlx_error)
                 .or(Some(source)),
             Error::Timeout { .. }
+            | Error::DeadlinePassed { .. }
             | Error::Lost { .. }
             | Error::Invalid { .. }
             | Error::Unsupported { .. } => None,

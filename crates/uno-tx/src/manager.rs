@@ -3,9 +3,15 @@
 #[cfg(feature = "retry")]
 use std::convert::Infallible;
 use std::future::Future;
+#[cfg(feature = "retry")]
+use std::pin::pin;
+#[cfg(feature = "retry")]
+use std::task::Poll;
 use std::time::Duration;
 
 use sqlx::{Database, Pool, SqlStr};
+#[cfg(feature = "retry")]
+use tokio::time::Instant;
 #[cfg(feature = "retry")]
 use uno_retry::RetryPolicy;
 
@@ -141,11 +147,62 @@ impl<DB: Backend> TransactionManager<DB> {
     /// [`TransactionFnMut`](crate::TransactionFnMut) for what it may capture. The
     /// timeout, if set, applies to each attempt.
     ///
+    /// # Deadlines
+    ///
+    /// Run under a caller's deadline (`uno_deadline::within` or `at`), each attempt may
+    /// take at most the earlier of the timeout and the time left
+    /// (`uno_deadline::remaining()`), from waiting for a connection to the end of `f`;
+    /// the `COMMIT` is never cut short (that would leave the outcome unknown).
+    ///
+    /// - A deadline that has already passed fails at once with
+    ///   [`Error::DeadlinePassed`]: no connection is taken, nothing is sent.
+    /// - A deadline that passes while waiting for a connection, during `BEGIN` or while
+    ///   `f` runs rolls the transaction back (as a timeout does) and returns
+    ///   [`Error::DeadlinePassed`]; a timeout that ends first is still
+    ///   [`Error::Timeout`].
+    /// - On PostgreSQL the server is told too: `BEGIN` goes out with
+    ///   `SET LOCAL statement_timeout = <the milliseconds left, rounded up>` in the same
+    ///   round trip, so a statement still running past the deadline is stopped by the
+    ///   server rather than left running after the caller gave up. `SET LOCAL` ends
+    ///   with the transaction, so the pooled connection goes back with the server's
+    ///   setting. Should the server's stop (SQLSTATE `57014`) reach `f` before the
+    ///   client gives up, it is reported as [`Error::DeadlinePassed`] as well. On
+    ///   SQLite and MySQL/MariaDB the deadline is enforced by the client only.
+    /// - With a retry policy, no attempt starts and no backoff sleep runs past the
+    ///   deadline: the run stops there with the last attempt's outcome.
+    /// - Without a deadline nothing changes and nothing extra is sent.
+    ///
+    /// The caller sees uno-tx's own error: under `within(d, manager.run(..))` the
+    /// outcome is `Ok(Err(Error::DeadlinePassed { .. }))`, because the transaction
+    /// is polled before the caller's deadline gives up and answers first.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use uno_tx::{Error, TransactionManager};
+    ///
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let manager = TransactionManager::write(pool);
+    /// let outcome = uno_deadline::within(
+    ///     Duration::from_millis(20),
+    ///     manager.run(async |_conn| {
+    ///         std::future::pending::<()>().await; // slower than the deadline
+    ///         Ok::<_, sqlx::Error>(())
+    ///     }),
+    /// )
+    /// .await;
+    /// assert!(matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// As [`transaction`](crate::transaction), plus [`Error::Timeout`] when `BEGIN` and
-    /// `f` together take longer than the timeout. After the last attempt, its error is
-    /// returned.
+    /// `f` together take longer than the timeout, and [`Error::DeadlinePassed`] when the
+    /// caller's deadline passed first (see "Deadlines" above). After the last attempt,
+    /// its error is returned.
     ///
     /// # Panics
     ///
@@ -177,8 +234,10 @@ impl<DB: Backend> TransactionManager<DB> {
     }
 
     /// Begins a transaction and hands it over as a [`Tx`] guard that rolls back unless
-    /// committed. The timeout and retry policy do not apply: they belong to
-    /// [`run`](TransactionManager::run), which owns the whole attempt.
+    /// committed. The timeout, the retry policy and the caller's deadline do not apply:
+    /// they belong to [`run`](TransactionManager::run), which owns the whole attempt (a
+    /// caller's `uno_deadline::within` around `begin` still drops it, which is
+    /// cancel-safe, and no `statement_timeout` is set).
     ///
     /// # Errors
     ///
@@ -237,39 +296,101 @@ impl<DB: Backend> TransactionManager<DB> {
     {
         // Each attempt needs `&mut f`, which a future returned by an `FnMut` cannot
         // borrow from the closure itself; attempts never overlap, so the lock is never
-        // contended.
-        let f = tokio::sync::Mutex::new(f);
+        // contended. The lock also keeps the latest attempt's outcome, so that a run
+        // the caller's deadline stops between attempts returns it.
+        let attempts = tokio::sync::Mutex::new(Attempts { f, last: None });
+        let deadline = uno_deadline::current();
         let mut number = 0_u32;
-        // The attempts report their failures as `Ok` values, so that the policy sees
-        // and returns the whole `Error<E>`; `retry_if_ok` picks the retryable ones.
-        let outcome = policy
+        let run = policy
             .run(|| {
                 number += 1;
                 let attempt = number;
-                let f = &f;
+                let attempts = &attempts;
                 span.record_attempt(attempt);
                 async move {
-                    let mut f = f.lock().await;
-                    Ok::<_, Infallible>(self.attempt(&mut *f).await)
+                    let mut attempts = attempts.lock().await;
+                    // No new attempt once the deadline passed: the last one's outcome
+                    // stands (a first attempt reports the deadline itself).
+                    if let (Some(_), Some(deadline)) = (&attempts.last, deadline)
+                        && Instant::now() >= deadline
+                    {
+                        return Ok::<_, Infallible>(false);
+                    }
+                    let outcome = self.attempt(&mut attempts.f).await;
+                    let again = match &outcome {
+                        Err(error) => error.is_retryable(),
+                        Ok(_) => false,
+                    };
+                    attempts.last = Some(outcome);
+                    Ok(again)
                 }
             })
-            .retry_if_ok(|outcome: &Result<T, Error<E>>| {
-                outcome.as_ref().is_err_and(Error::is_retryable)
-            })
-            .await;
-        match outcome {
-            Ok(outcome) => outcome,
-            Err(never) => match never {},
+            // The attempts report whether to go again as `Ok` values, so that uno-tx,
+            // not the policy, decides what is retryable.
+            .retry_if_ok(|again: &bool| *again);
+        // The policy never sleeps past the caller's deadline either: cut short there,
+        // the run returns the last attempt's outcome (an attempt in progress at the
+        // deadline answers first, with its own `DeadlinePassed`). Under a deadline that
+        // has already passed, the first attempt reports it without touching the
+        // database. The run's own output only says whether to go again; the outcome is
+        // in `attempts`.
+        //
+        // Written out here rather than with `Cap::wait`: the generic async fn would
+        // hide the attempts' future in an opaque type whose `Send` rustc then cannot
+        // prove for every lifetime.
+        {
+            // Pinned in this block, so that `attempts` is free again after it.
+            let mut run = pin!(run);
+            match deadline {
+                None => {
+                    let _ = run.await;
+                }
+                Some(deadline) => {
+                    let mut timer = pin!(tokio::time::sleep_until(deadline));
+                    std::future::poll_fn(|cx| {
+                        if run.as_mut().poll(cx).is_ready()
+                            || Instant::now() >= deadline
+                            || timer.as_mut().poll(cx).is_ready()
+                        {
+                            return Poll::Ready(());
+                        }
+                        Poll::Pending
+                    })
+                    .await;
+                }
+            }
         }
+        let last = attempts.into_inner().last;
+        last.unwrap_or_else(|| {
+            Err(Error::DeadlinePassed {
+                deadline: deadline.unwrap_or_else(Instant::now),
+            })
+        })
     }
 
     /// One attempt: begin, run `f`, commit or roll back.
     async fn attempt<T, E, F>(&self, f: &mut F) -> Result<T, Error<E>>
     where
         F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>>,
+        E: AsSqlxError,
     {
-        run_pooled(&self.pool, self.statement.clone(), self.timeout, f).await
+        run_pooled(
+            &self.pool,
+            self.statement.clone(),
+            self.timeout,
+            E::as_sqlx_error,
+            f,
+        )
+        .await
     }
+}
+
+/// The caller's closure and the latest attempt's outcome, shared by a retried run's
+/// attempts.
+#[cfg(feature = "retry")]
+struct Attempts<F, T, E> {
+    f: F,
+    last: Option<Result<T, Error<E>>>,
 }
 
 impl<DB: Backend> TransactionManagerBuilder<DB> {
@@ -300,7 +421,9 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
     /// [`Error::Timeout`]. Must not be zero; a timeout too large to add to the clock,
     /// such as `Duration::MAX`, means no limit. The timeout is measured by the client:
     /// a statement it interrupts may keep running on the server until it ends (use
-    /// the server's `statement_timeout` / `max_statement_time` for that).
+    /// the server's `statement_timeout` / `max_statement_time` for that). A caller's
+    /// deadline that comes first shortens it (see
+    /// [`run`](TransactionManager::run#deadlines)).
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self

@@ -64,6 +64,19 @@ use crate::span::TransactionSpan;
 /// - [`Error::Commit`] when `COMMIT` failed (see there for what that means).
 /// - [`Error::Lost`] when something else on the connection ended the transaction
 ///   before it could commit; nothing was committed.
+/// - [`Error::DeadlinePassed`] (from a pool only) when the caller's deadline passed
+///   first; see "Deadlines".
+///
+/// # Deadlines
+///
+/// From a pool, the transaction honours the caller's deadline (`uno_deadline`) as
+/// [`TransactionManager::run`](crate::TransactionManager::run#deadlines) does: it does
+/// not start once the deadline passed, it is rolled back with
+/// [`Error::DeadlinePassed`] when the deadline passes before `f` finished, and on
+/// PostgreSQL `BEGIN` also sets `SET LOCAL statement_timeout` so the server stops a
+/// statement still running then. (Only the `COMMIT` is never cut short.) On a
+/// connection or transaction you lend, uno-tx changes nothing: a savepoint cannot
+/// scope a server setting, so the caller's own deadline is what stops the work.
 ///
 /// # Panics
 ///
@@ -95,7 +108,7 @@ where
     let span = TransactionSpan::new(<S::Database as Sealed>::BACKEND_NAME);
     span.instrument(async move {
         match source.into_source() {
-            Source::Pool(pool) => run_pooled(pool, None, None, f).await,
+            Source::Pool(pool) => run_pooled(pool, None, None, |_| None, f).await,
             Source::Connection(connection) => run_lent::<S::Database, T, E, F>(connection, f).await,
         }
     })

@@ -603,3 +603,196 @@ async fn serializable_transfers() {
         .unwrap();
     fx.drop_table().await;
 }
+
+/// The server's `statement_timeout` for a new session, read on a connection of its own.
+async fn default_statement_timeout(url: &str) -> String {
+    let mut fresh = PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&mut fresh)
+        .await
+        .unwrap()
+}
+
+/// Issue 15, item 6: a transaction stuck in a long statement under a caller's deadline
+/// reports the deadline, commits nothing, and leaves nothing running on the server:
+/// the server itself stops the statement (`SET LOCAL statement_timeout`), so the
+/// session is free right after, and the pooled connection comes back with the
+/// server's setting.
+#[tokio::test]
+async fn a_deadline_stops_a_long_statement_on_the_server_and_rolls_back() {
+    let Some(fx) = Fixture::new(1).await else {
+        return;
+    };
+    let default = default_statement_timeout(&fx.url).await;
+    let manager = TransactionManager::write(fx.pool.clone());
+    let outcome = uno_deadline::within(
+        Duration::from_millis(500),
+        manager.run(async |conn| {
+            fx.insert(conn, "late").await?;
+            sqlx::query("SELECT pg_sleep(30)")
+                .execute(&mut *conn)
+                .await?;
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .await;
+    // The run's own cap answers before the caller's `within` gives up.
+    let Ok(Err(error @ Error::DeadlinePassed { .. })) = outcome else {
+        panic!("expected the deadline error from run, got {outcome:?}");
+    };
+    assert!(!error.is_retryable());
+    assert!(error.to_string().contains("deadline"), "{error}");
+    // Without the server-side limit, `pg_sleep(30)` would go on for half a minute
+    // after the caller gave up. The server stops it a moment after the deadline; look
+    // a bounded number of times (each look is one round trip, no sleeping).
+    let mut monitor = PgConnection::connect(&fx.url).await.unwrap();
+    let mut still_running = -1_i64;
+    for _ in 0..10_000 {
+        still_running = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE application_name = $1 AND state = 'active' AND query LIKE '%pg_sleep%'",
+        )
+        .bind(&fx.application)
+        .fetch_one(&mut monitor)
+        .await
+        .unwrap();
+        if still_running == 0 {
+            break;
+        }
+    }
+    assert_eq!(still_running, 0, "pg_sleep is still running on the server");
+    let held = fx.settle().await;
+    assert_eq!(fx.idle_in_transaction().await, 0);
+    drop(held);
+    assert_eq!(fx.count().await, 0, "the row was committed");
+    // The pool's one connection works, outside any transaction with the server's
+    // setting, and for the next transaction.
+    let after: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(after, default);
+    manager
+        .run(async |conn| fx.insert(conn, "next").await)
+        .await
+        .unwrap();
+    assert_eq!(fx.names().await, ["next"]);
+    fx.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_deadline_sets_statement_timeout_for_the_transaction_only() {
+    let Some(fx) = Fixture::new(1).await else {
+        return;
+    };
+    let default = default_statement_timeout(&fx.url).await;
+    let manager = TransactionManager::write(fx.pool.clone());
+    let inside: i64 = uno_deadline::within(
+        Duration::from_secs(60),
+        manager.run(async |conn| {
+            sqlx::query_scalar(
+                "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'",
+            )
+            .fetch_one(&mut *conn)
+            .await
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        (1..=60_000).contains(&inside),
+        "statement_timeout = {inside}"
+    );
+    // The free function from a pool does the same.
+    let inside: i64 = uno_deadline::within(
+        Duration::from_secs(60),
+        transaction(&fx.pool, async |conn| {
+            sqlx::query_scalar(
+                "SELECT setting::bigint FROM pg_settings WHERE name = 'statement_timeout'",
+            )
+            .fetch_one(&mut *conn)
+            .await
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        (1..=60_000).contains(&inside),
+        "statement_timeout = {inside}"
+    );
+    // SET LOCAL ended with the transaction: the same pooled connection is back to the
+    // server's setting.
+    let after: String = sqlx::query_scalar("SHOW statement_timeout")
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(after, default);
+    fx.drop_table().await;
+}
+
+#[tokio::test]
+async fn without_a_deadline_no_statement_timeout_is_set() {
+    let Some(fx) = Fixture::new(1).await else {
+        return;
+    };
+    let default = default_statement_timeout(&fx.url).await;
+    let manager = TransactionManager::builder(fx.pool.clone())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let show = async |conn: &mut PgConnection| {
+        sqlx::query_scalar::<_, String>("SHOW statement_timeout")
+            .fetch_one(&mut *conn)
+            .await
+    };
+    let inside = manager.run(async |conn| show(conn).await).await.unwrap();
+    assert_eq!(inside, default);
+    let inside = transaction(&fx.pool, async |conn| show(conn).await)
+        .await
+        .unwrap();
+    assert_eq!(inside, default);
+    fx.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_deadline_already_passed_fails_at_once_without_touching_the_database() {
+    use futures_util::FutureExt;
+
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    // A lazy pool opens no connection until one is asked for.
+    let pool = PgPoolOptions::new().connect_lazy(&url).unwrap();
+    let manager = TransactionManager::write(pool.clone());
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let outcome = uno_deadline::within(
+        Duration::ZERO,
+        manager.run(async |_conn| {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .now_or_never()
+    .expect("a passed deadline fails at the first poll");
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    let outcome = uno_deadline::within(
+        Duration::ZERO,
+        transaction(&pool, async |_conn| {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .now_or_never()
+    .expect("a passed deadline fails at the first poll");
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(pool.size(), 0, "a connection was opened");
+}

@@ -250,3 +250,61 @@ fn scripted_failures_are_what_is_retryable_classifies() {
         "23505"
     )))));
 }
+
+/// A retrying run under a deadline never sleeps past it: when the next attempt could
+/// only start after the deadline, it stops with the last attempt's error.
+#[tokio::test]
+async fn a_retrying_run_never_sleeps_past_the_deadline() {
+    let pool = pool().await;
+    let policy = RetryPolicy::constant(Duration::from_secs(3600))
+        .max_attempts(5)
+        .build()
+        .unwrap();
+    let manager = TransactionManager::builder(pool.clone())
+        .retry(policy)
+        .build()
+        .unwrap();
+    let attempts = AtomicU32::new(0);
+    let outcome = uno_deadline::within(
+        Duration::from_millis(200),
+        manager.run(async |conn| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            insert(conn, "conflicted").await?;
+            Err::<(), _>(serialization_failure())
+        }),
+    )
+    .await;
+    let Ok(Err(error)) = outcome else {
+        panic!("expected the last attempt's error, got {outcome:?}");
+    };
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert_eq!(names(&pool).await, Vec::<String>::new());
+}
+
+/// An attempt the deadline cuts short reports the deadline, and no attempt follows.
+#[tokio::test]
+async fn a_retrying_run_stops_at_the_deadline_inside_an_attempt() {
+    let pool = pool().await;
+    let manager = retrying(&pool, 5);
+    let attempts = AtomicU32::new(0);
+    let outcome = uno_deadline::within(
+        Duration::from_millis(200),
+        manager.run(async |conn| {
+            let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            insert(conn, &format!("attempt {attempt}")).await?;
+            if attempt == 1 {
+                return Err(serialization_failure());
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        }),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(names(&pool).await, Vec::<String>::new());
+}

@@ -582,3 +582,113 @@ async fn concurrent_transfers() {
     assert!(moved_out >= 0);
     pool.close().await;
 }
+
+/// SQLite has no server to tell: the client-side cap is the deadline, and the
+/// transaction it cuts short is rolled back.
+#[tokio::test]
+async fn a_deadline_rolls_back_and_reports_the_deadline() {
+    let pool = memory_pool().await;
+    let manager = TransactionManager::write(pool.clone());
+    let outcome = uno_deadline::within(
+        Duration::from_millis(100),
+        manager.run(async |conn| {
+            insert(conn, "late").await?;
+            std::future::pending::<()>().await;
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    let outcome = uno_deadline::within(
+        Duration::from_millis(100),
+        transaction(&pool, async |conn| {
+            insert(conn, "late too").await?;
+            std::future::pending::<()>().await;
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    assert_eq!(count(&pool).await, 0);
+    // The connection is usable, outside any transaction.
+    manager
+        .run(async |conn| insert(conn, "next").await)
+        .await
+        .unwrap();
+    assert_eq!(count(&pool).await, 1);
+}
+
+#[tokio::test]
+async fn a_timeout_shorter_than_the_deadline_is_still_a_timeout() {
+    let pool = memory_pool().await;
+    let manager = TransactionManager::builder(pool.clone())
+        .timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let outcome = uno_deadline::within(
+        Duration::from_secs(60),
+        manager.run(async |conn| {
+            insert(conn, "late").await?;
+            std::future::pending::<()>().await;
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Ok(Err(Error::Timeout { .. }))),
+        "{outcome:?}"
+    );
+    assert_eq!(count(&pool).await, 0);
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_timeout_is_the_deadline() {
+    let pool = memory_pool().await;
+    let manager = TransactionManager::builder(pool.clone())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let outcome = uno_deadline::within(
+        Duration::from_millis(50),
+        manager.run(async |conn| {
+            insert(conn, "late").await?;
+            std::future::pending::<()>().await;
+            Ok::<_, sqlx::Error>(())
+        }),
+    )
+    .await;
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    assert_eq!(count(&pool).await, 0);
+}
+
+#[tokio::test]
+async fn a_deadline_already_passed_fails_at_once_on_sqlite() {
+    use futures_util::FutureExt;
+
+    let pool = SqlitePoolOptions::new()
+        .connect_lazy("sqlite::memory:")
+        .unwrap();
+    let manager = TransactionManager::write(pool.clone());
+    let outcome = uno_deadline::within(
+        Duration::ZERO,
+        manager.run(async |_conn| -> Result<(), sqlx::Error> {
+            unreachable!("the closure ran after the deadline")
+        }),
+    )
+    .now_or_never()
+    .expect("a passed deadline fails at the first poll");
+    assert!(
+        matches!(outcome, Ok(Err(Error::DeadlinePassed { .. }))),
+        "{outcome:?}"
+    );
+    assert_eq!(pool.size(), 0, "a connection was opened");
+}
