@@ -7,6 +7,11 @@
 //! transactions, timeouts and retry of serialization failures and deadlocks. SQLite
 //! (embedded) is the default backend; PostgreSQL and MySQL/MariaDB are features.
 //!
+//! Transactions from a pool honour the caller's deadline (`uno_deadline::within`): the
+//! timeout is capped by the time left, running out is [`Error::DeadlinePassed`], and
+//! PostgreSQL is told with `SET LOCAL statement_timeout` so the server stops a
+//! statement too (see "Deadlines" in [`TransactionManager::run`]).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {

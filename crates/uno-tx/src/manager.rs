@@ -423,7 +423,7 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
     /// a statement it interrupts may keep running on the server until it ends (use
     /// the server's `statement_timeout` / `max_statement_time` for that). A caller's
     /// deadline that comes first shortens it (see
-    /// [`run`](TransactionManager::run#deadlines)).
+    /// [`run`](TransactionManager::run)).
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self

@@ -70,7 +70,7 @@ use crate::span::TransactionSpan;
 /// # Deadlines
 ///
 /// From a pool, the transaction honours the caller's deadline (`uno_deadline`) as
-/// [`TransactionManager::run`](crate::TransactionManager::run#deadlines) does: it does
+/// [`TransactionManager::run`](crate::TransactionManager::run) does: it does
 /// not start once the deadline passed, it is rolled back with
 /// [`Error::DeadlinePassed`] when the deadline passes before `f` finished, and on
 /// PostgreSQL `BEGIN` also sets `SET LOCAL statement_timeout` so the server stops a
