@@ -44,6 +44,11 @@ pub struct RetryPolicyBuilder<E> {
     policy: RetryPolicy<E>,
 }
 
+/// The cap on the delays of a policy with
+/// [`unlimited_attempts`](RetryPolicyBuilder::unlimited_attempts) and no
+/// [`max_delay`](RetryPolicyBuilder::max_delay) of its own: one minute.
+pub const UNLIMITED_MAX_DELAY: Duration = Duration::from_secs(60);
+
 impl<E> RetryPolicyBuilder<E> {
     pub(crate) fn new(strategy: BackoffStrategy, initial: Duration) -> Self {
         Self {
@@ -82,6 +87,11 @@ impl<E> RetryPolicyBuilder<E> {
     /// Lifts the attempt limit. Unless [`max_elapsed`](Self::max_elapsed) or a
     /// [budget](Self::budget) is set too, the policy then retries retryable errors for
     /// as long as they happen.
+    ///
+    /// Without a [`max_delay`](Self::max_delay), an unlimited policy caps its delays at
+    /// [`UNLIMITED_MAX_DELAY`](crate::UNLIMITED_MAX_DELAY) (one minute, or the initial
+    /// delay if that is longer): an exponential backoff left to grow for a day would
+    /// otherwise wait for centuries between attempts.
     pub fn unlimited_attempts(mut self) -> Self {
         self.policy.max_attempts = None;
         self
@@ -278,10 +288,18 @@ impl<E> RetryPolicyBuilder<E> {
     /// - [`Error::MaxDelayBelowInitial`] when `max_delay` is below the initial delay;
     /// - [`Error::ZeroMaxElapsed`] and [`Error::ZeroAttemptTimeout`] for zero limits.
     pub fn build(self) -> Result<RetryPolicy<E>, Error> {
-        let policy = self.policy;
+        let mut policy = self.policy;
+        if policy.max_attempts.is_none() && policy.schedule.max_delay.is_none() {
+            policy.schedule.max_delay = Some(UNLIMITED_MAX_DELAY.max(policy.schedule.initial));
+        }
         let schedule = &policy.schedule;
         if policy.max_attempts == Some(0) {
             return Err(Error::ZeroMaxAttempts);
+        }
+        if schedule.initial.is_zero() && schedule.strategy != BackoffStrategy::Constant {
+            return Err(Error::ZeroInitialDelay {
+                strategy: schedule.strategy,
+            });
         }
         if !(schedule.factor >= 1.0 && schedule.factor.is_finite()) {
             return Err(Error::InvalidFactor {

@@ -39,6 +39,17 @@ pub enum Error {
         /// The strategy's initial delay.
         initial: Duration,
     },
+    /// A growing strategy (anything but constant) was given a zero initial delay: its
+    /// delays would all be zero, and the retries would spin without ever waiting.
+    #[error(
+        "a {strategy:?} backoff from a zero initial delay stays at zero, so retries would spin \
+         without waiting; give a positive initial delay, or use RetryPolicy::constant(Duration::ZERO) \
+         to retry at once on purpose"
+    )]
+    ZeroInitialDelay {
+        /// The strategy that was asked for.
+        strategy: crate::BackoffStrategy,
+    },
     /// `max_elapsed(Duration::ZERO)` was asked for.
     #[error(
         "max_elapsed is zero, so no retry could ever start; give a positive duration, \

@@ -84,7 +84,7 @@ mod policy;
 mod strategy;
 
 pub use budget::RetryBudget;
-pub use builder::RetryPolicyBuilder;
+pub use builder::{RetryPolicyBuilder, UNLIMITED_MAX_DELAY};
 pub use delays::Delays;
 pub use error::Error;
 pub use future::{NoValuePredicate, Retry, RetryExt, ValuePredicate};

@@ -176,8 +176,26 @@ fn unseeded_jitter_differs_between_sequences() {
 
 #[test]
 fn unlimited_policies_yield_delays_forever() {
+    // Without a max_delay, an unlimited policy is capped at a minute rather than
+    // growing to centuries.
     let policy: RetryPolicy<()> = RetryPolicy::exponential(Duration::from_secs(1))
         .unlimited_attempts()
+        .build()
+        .unwrap();
+    assert_eq!(
+        policy.delays().nth(100_000).unwrap(),
+        uno_retry::UNLIMITED_MAX_DELAY
+    );
+    assert_eq!(policy.delays().nth(3).unwrap(), Duration::from_secs(8));
+    // An initial delay above the cap is kept; an explicit max_delay wins.
+    let slow: RetryPolicy<()> = RetryPolicy::constant(Duration::from_secs(600))
+        .unlimited_attempts()
+        .build()
+        .unwrap();
+    assert_eq!(slow.delays().nth(10).unwrap(), Duration::from_secs(600));
+    let policy: RetryPolicy<()> = RetryPolicy::exponential(Duration::from_secs(1))
+        .unlimited_attempts()
+        .max_delay(Duration::MAX)
         .build()
         .unwrap();
     let last = policy.delays().nth(100_000).unwrap();
@@ -186,6 +204,25 @@ fn unlimited_policies_yield_delays_forever() {
         Duration::MAX,
         "the exponential saturates instead of overflowing"
     );
+}
+
+#[test]
+fn a_growing_strategy_from_zero_is_refused_and_constant_zero_is_allowed() {
+    for strategy in [
+        BackoffStrategy::Linear,
+        BackoffStrategy::Exponential,
+        BackoffStrategy::Fibonacci,
+        BackoffStrategy::DecorrelatedJitter,
+    ] {
+        let built = RetryPolicy::<()>::builder(strategy, Duration::ZERO).build();
+        let error = built.unwrap_err();
+        assert_eq!(error, uno_retry::Error::ZeroInitialDelay { strategy });
+        assert!(
+            error.to_string().contains("constant(Duration::ZERO)"),
+            "{error}"
+        );
+    }
+    assert!(RetryPolicy::<()>::constant(Duration::ZERO).build().is_ok());
 }
 
 #[tokio::test(start_paused = true)]
