@@ -67,6 +67,28 @@ pub enum LimitError {
     },
 }
 
+impl From<LimitError> for std::io::Error {
+    /// Maps a refusal to the closest [`std::io::ErrorKind`], so that operations failing
+    /// with `std::io::Error` can use [`Limiter::try_run`](crate::Limiter::try_run) and
+    /// `?` directly: a wait that ran out ([`Timeout`](LimitError::Timeout),
+    /// [`DeadlinePassed`](LimitError::DeadlinePassed)) is `TimedOut`; a refusal to
+    /// wait ([`Full`](LimitError::Full), [`Limited`](LimitError::Limited)) is
+    /// `WouldBlock`; a closed limiter is `BrokenPipe`; bad configuration is
+    /// `InvalidInput`.
+    fn from(error: LimitError) -> Self {
+        use std::io::ErrorKind;
+        let kind = match error {
+            LimitError::Timeout { .. } | LimitError::DeadlinePassed => ErrorKind::TimedOut,
+            LimitError::Full { .. } | LimitError::Limited { .. } => ErrorKind::WouldBlock,
+            LimitError::Closed => ErrorKind::BrokenPipe,
+            LimitError::ZeroLimit
+            | LimitError::LimitTooLarge { .. }
+            | LimitError::InvalidConfig { .. } => ErrorKind::InvalidInput,
+        };
+        std::io::Error::new(kind, error)
+    }
+}
+
 /// Checks a fixed concurrency limit.
 pub(crate) fn check_limit(limit: usize) -> Result<usize, LimitError> {
     if limit == 0 {

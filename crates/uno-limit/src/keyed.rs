@@ -148,6 +148,25 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         Ok(output)
     }
 
+    /// Runs a fallible `future` under `key` as [`run`](Self::run) does, folding a
+    /// refusal into the future's own error type (any `E: From<LimitError>`).
+    ///
+    /// # Errors
+    ///
+    /// The future's own error, or the refusal converted into `E`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    pub async fn try_run<F, T, E>(&self, key: K, future: F) -> Result<T, E>
+    where
+        K: Clone,
+        F: Future<Output = Result<T, E>>,
+        E: From<LimitError>,
+    {
+        self.run(key, future).await?
+    }
+
     /// Gets a permit of `key` as the limiter's [`FullPolicy`] says.
     ///
     /// # Errors

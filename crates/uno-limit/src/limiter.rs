@@ -159,6 +159,44 @@ impl Limiter {
         Ok(output)
     }
 
+    /// Runs a fallible `future` as [`run`](Self::run) does, folding a refusal into the
+    /// future's own error type: `Result<T, E>` instead of `Result<Result<T, E>,
+    /// LimitError>`, for any `E: From<LimitError>` (such as `std::io::Error`, or an
+    /// application error with a `#[from] LimitError` variant).
+    ///
+    /// # Errors
+    ///
+    /// The future's own error, or the refusal converted into `E`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_limit::Limiter;
+    ///
+    /// async fn fetch() -> std::io::Result<&'static str> {
+    ///     Ok("body")
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let limiter = Limiter::new(4).map_err(std::io::Error::from)?;
+    /// let body = limiter.try_run(fetch()).await?; // one `?`, not two
+    /// assert_eq!(body, "body");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn try_run<F, T, E>(&self, future: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<LimitError>,
+    {
+        self.run(future).await?
+    }
+
     /// Turns `f` into a function whose every call runs under this limiter: the
     /// decorator form of [`run`](Self::run).
     ///

@@ -252,6 +252,24 @@ impl RateLimiter {
         Ok(future.await)
     }
 
+    /// Runs a fallible `future` as [`run`](Self::run) does, folding a refusal into the
+    /// future's own error type (any `E: From<LimitError>`, such as `std::io::Error`).
+    ///
+    /// # Errors
+    ///
+    /// The future's own error, or the refusal converted into `E`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire).
+    pub async fn try_run<F, T, E>(&self, future: F) -> Result<T, E>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: From<LimitError>,
+    {
+        self.run(future).await?
+    }
+
     /// Takes a slot at `now` if it conforms; otherwise the nanoseconds until one would.
     #[inline]
     fn take(&self, now: u64) -> Result<(), u64> {
