@@ -31,7 +31,7 @@ pub(crate) type Outcome<O, E> = Result<O, BatchError<E>>;
 /// if the batch is already running, the item's output is discarded and the other items
 /// of the batch are not disturbed. Polling `&mut ticket` in a `tokio::select!` branch
 /// that loses is cancel-safe: the ticket keeps its place and can be awaited again.
-#[must_use = "dropping a ticket cancels its item"]
+#[must_use = "dropping a ticket cancels its item: await it, or bind it with `let _ticket = ...` (not `let _ = ...`, which drops it at once)"]
 pub struct Ticket<O, E> {
     receiver: oneshot::Receiver<Outcome<O, E>>,
     claim: Claim,

@@ -61,6 +61,9 @@ const KEPT_FAILURES: usize = 16;
 ///         }
 ///     })?;
 ///     // ... run the program; `kill -HUP <pid>` now runs the handler ...
+///     // (The handler runs for as long as `handle` lives. To keep it for the whole
+///     // program without using it, bind it: `let _handler = on_signal(..)?;`, never
+///     // `let _ = on_signal(..)?;`, which drops it, and stops it, at once.)
 ///     handle.close().await
 /// }
 /// # #[cfg(not(unix))]
@@ -101,7 +104,7 @@ where
 /// next `.await`); [`close`](SignalHandle::close) stops it gracefully and reports
 /// failed runs.
 #[derive(Debug)]
-#[must_use = "dropping a SignalHandle stops the handler"]
+#[must_use = "dropping a SignalHandle stops the handler: bind it with `let _handler = ...` (not `let _ = ...`, which drops it at once)"]
 pub struct SignalHandle {
     signal: Signal,
     stop: CancellationToken,
