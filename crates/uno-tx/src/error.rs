@@ -1,6 +1,7 @@
 //! The crate's error type and the trait that lets it find database errors.
 
 use std::fmt;
+use std::ops::Deref;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -135,12 +136,12 @@ impl<E> Error<E> {
     /// serialization failure, a deadlock or a busy database (see [`is_retryable`]).
     ///
     /// A commit that failed for any other reason has an unknown outcome and is never
-    /// retryable.
-    pub fn is_retryable(&self) -> bool
+    /// retryable. `Via` is inferred (see [`AsSqlxError`]); you never write it.
+    pub fn is_retryable<Via>(&self) -> bool
     where
-        E: AsSqlxError,
+        E: AsSqlxError<Via>,
     {
-        self.as_sqlx_error().is_some_and(is_retryable)
+        AsSqlxError::<Via>::as_sqlx_error(self).is_some_and(is_retryable)
     }
 }
 
@@ -148,9 +149,21 @@ impl<E> Error<E> {
 /// [`TransactionManager`](crate::TransactionManager) can tell a serialization failure
 /// raised inside the closure from the caller's other errors.
 ///
-/// Implemented for [`sqlx::Error`], for [`Error`] and for boxed errors (which are
-/// searched along their [`source`](std::error::Error::source) chain). Implement it for
-/// your own error type by returning its database variant:
+/// Implemented out of the box for:
+///
+/// - [`sqlx::Error`] and [`Error`] (whose database error is found where it has one);
+/// - every error that dereferences to `dyn std::error::Error + Send + Sync`:
+///   `anyhow::Error`, `Box<dyn std::error::Error + Send + Sync>`,
+///   `Arc<dyn std::error::Error + Send + Sync>`, `eyre::Report`. These are searched
+///   along their [`source`](std::error::Error::source) chain (anyhow's `context`
+///   layers included) for a [`sqlx::Error`], by downcasting, so a serialization
+///   failure that `?` turned into an `anyhow::Error` is still retried. No dependency
+///   on anyhow is needed for this: the blanket implementation only uses its `Deref`.
+///
+/// The type parameter `Via` only tells those two kinds of implementation apart
+/// (it is one of the uninhabited markers in [`via`](crate::via)); the compiler infers
+/// it, and `impl AsSqlxError for YourError` means `Via = via::Own`. So your own error
+/// type implements it in a few lines by returning its database variant:
 ///
 /// ```
 /// use uno_tx::AsSqlxError;
@@ -171,7 +184,16 @@ impl<E> Error<E> {
 /// }
 /// # assert!(AppError::InsufficientFunds.as_sqlx_error().is_none());
 /// ```
-pub trait AsSqlxError {
+///
+/// A boxed error finds the database error it wraps:
+///
+/// ```
+/// use uno_tx::AsSqlxError;
+///
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(sqlx::Error::RowNotFound);
+/// assert!(matches!(boxed.as_sqlx_error(), Some(sqlx::Error::RowNotFound)));
+/// ```
+pub trait AsSqlxError<Via = via::Own> {
     /// The database error inside `self`, if there is one.
     fn as_sqlx_error(&self) -> Option<&sqlx::Error>;
 }
@@ -182,7 +204,7 @@ impl AsSqlxError for sqlx::Error {
     }
 }
 
-impl<E: AsSqlxError> AsSqlxError for Error<E> {
+impl<E: AsSqlxError<Via>, Via> AsSqlxError<Via> for Error<E> {
     fn as_sqlx_error(&self) -> Option<&sqlx::Error> {
         match self {
             Error::Begin(source) | Error::Commit(source) => Some(source),
@@ -200,9 +222,15 @@ impl<E: AsSqlxError> AsSqlxError for Error<E> {
     }
 }
 
-impl AsSqlxError for Box<dyn std::error::Error + Send + Sync + 'static> {
+// A blanket implementation over `Deref` rather than one per type: it covers anyhow and
+// eyre without depending on them, and `Box<dyn Error + Send + Sync>`. It cannot share
+// `Via` with the `sqlx::Error` one (sqlx could add a `Deref` one day), hence the marker.
+impl<T> AsSqlxError<via::DynError> for T
+where
+    T: Deref<Target = dyn std::error::Error + Send + Sync + 'static>,
+{
     fn as_sqlx_error(&self) -> Option<&sqlx::Error> {
-        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self.as_ref());
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(&**self);
         while let Some(error) = current {
             if let Some(found) = error.downcast_ref::<sqlx::Error>() {
                 return Some(found);
@@ -211,6 +239,20 @@ impl AsSqlxError for Box<dyn std::error::Error + Send + Sync + 'static> {
         }
         None
     }
+}
+
+/// The markers that tell [`AsSqlxError`]'s two kinds of implementation apart. The
+/// compiler picks the marker from the error type; you never name one.
+pub mod via {
+    /// The error type implements [`AsSqlxError`](crate::AsSqlxError) itself:
+    /// `sqlx::Error`, `uno_tx::Error<E>` and your own types.
+    #[derive(Debug)]
+    pub enum Own {}
+
+    /// The error dereferences to `dyn std::error::Error + Send + Sync` (`anyhow::Error`,
+    /// `Box<dyn Error + Send + Sync>`), whose source chain is searched by downcasting.
+    #[derive(Debug)]
+    pub enum DynError {}
 }
 
 /// Formats [`Error::Rollback`], which reads differently with and without a closure error.

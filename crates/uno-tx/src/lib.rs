@@ -84,7 +84,7 @@ mod tx;
 pub use crate::backend::Backend;
 pub use crate::classify::is_retryable;
 pub use crate::closure::{TransactionFn, TransactionFnMut};
-pub use crate::error::{AsSqlxError, Error};
+pub use crate::error::{AsSqlxError, Error, via};
 pub use crate::manager::{TransactionManager, TransactionManagerBuilder};
 pub use crate::options::{AccessMode, BeginMode, IsolationLevel};
 pub use crate::source::TransactionSource;

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use uno_retry::RetryPolicy;
 
 use crate::backend::Backend;
-use crate::closure::TransactionFnMut;
+use crate::closure::{TransactionFn, TransactionFnMut};
 use crate::error::{AsSqlxError, Error};
 use crate::options::{AccessMode, BeginMode, BeginOptions, IsolationLevel};
 use crate::pooled::run_pooled;
@@ -145,7 +145,16 @@ impl<DB: Backend> TransactionManager<DB> {
     /// in `f`, by `BEGIN` or by `COMMIT`) rolls back and runs `f` again in a new
     /// transaction, so `f` must be callable more than once: see
     /// [`TransactionFnMut`](crate::TransactionFnMut) for what it may capture. The
-    /// timeout, if set, applies to each attempt.
+    /// timeout, if set, applies to each attempt. `f` must be `FnMut` whether or not a
+    /// policy is set (so that a policy, or the `retry` feature, never changes which
+    /// closures compile); for a closure that can only run once, such as an
+    /// `async move` closure that gives away what it captured, use
+    /// [`run_once`](TransactionManager::run_once), which never retries.
+    ///
+    /// The closure's error type must implement [`AsSqlxError`], so that a retry can
+    /// find the database error inside it: `sqlx::Error`, `uno_tx::Error`,
+    /// `anyhow::Error` and `Box<dyn Error + Send + Sync>` do out of the box (`Via` is
+    /// inferred from the error type; never write it).
     ///
     /// # Deadlines
     ///
@@ -214,14 +223,15 @@ impl<DB: Backend> TransactionManager<DB> {
     /// starts. Its connection is rolled back before the pool hands it out again, or
     /// closed where sqlx could not recover it (see
     /// [`TransactionSource`](crate::TransactionSource)).
-    pub fn run<'m, T, E, F>(
+    pub fn run<'m, T, E, F, Via>(
         &'m self,
         mut f: F,
     ) -> impl Future<Output = Result<T, Error<E>>> + Send + 'm
     where
         F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>> + Send + 'm,
         T: Send + 'm,
-        E: AsSqlxError + Send + 'm,
+        E: AsSqlxError<Via> + Send + 'm,
+        Via: 'm,
     {
         let span = TransactionSpan::new(DB::BACKEND_NAME);
         span.clone().instrument(async move {
@@ -231,6 +241,100 @@ impl<DB: Backend> TransactionManager<DB> {
             }
             self.attempt(&mut f).await
         })
+    }
+
+    /// Runs `f` once in a transaction, like [`run`](TransactionManager::run) but for a
+    /// closure that can only be called once: an `FnOnce`, such as an `async move`
+    /// closure that hands an owned value to a query. Every closure that
+    /// [`transaction(&pool, ..)`](crate::transaction) accepts works here, with the
+    /// manager's options: its `BEGIN` statement (isolation level, access mode, SQLite
+    /// begin mode), its timeout and the caller's deadline.
+    ///
+    /// **It never retries**, whatever the manager's retry policy: a closure called once
+    /// cannot run again. That is why this is a method of its own rather than what
+    /// `run` does when no policy is set: which closures compile must not depend on a
+    /// runtime option or on the `retry` feature. Use `run` where a serialization
+    /// failure should be retried; a retryable error from `run_once` comes back like any
+    /// other ([`Error::is_retryable`] still says so).
+    ///
+    /// The closure's error needs no [`AsSqlxError`] implementation, since nothing is
+    /// classified. As with `transaction(&pool, ..)`, a statement PostgreSQL stopped at
+    /// the caller's deadline (SQLSTATE `57014`) before the client gave up comes back
+    /// as the closure's error in [`Error::Aborted`] rather than as
+    /// [`Error::DeadlinePassed`]; everything else about deadlines is as for `run`.
+    ///
+    /// # Examples
+    ///
+    /// The closure moves `note` into the query, so it is `FnOnce` only:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use uno_tx::TransactionManager;
+    ///
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// sqlx::query("CREATE TABLE notes (body TEXT NOT NULL)").execute(&pool).await?;
+    /// let manager = TransactionManager::write(pool);
+    ///
+    /// let note = String::from("hello");
+    /// manager
+    ///     .run_once(async move |conn| {
+    ///         sqlx::query("INSERT INTO notes (body) VALUES (?)")
+    ///             .bind(note)
+    ///             .execute(&mut *conn)
+    ///             .await
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// The same closure does not compile with `run`, which may call it once per
+    /// attempt ("async closure does not implement `FnMut` because it captures state
+    /// from its environment"):
+    ///
+    /// ```compile_fail
+    /// # async fn example(manager: uno_tx::TransactionManager<sqlx::Sqlite>) {
+    /// let note = String::from("hello");
+    /// let _ = manager
+    ///     .run(async move |conn| {
+    ///         sqlx::query("INSERT INTO notes (body) VALUES (?)")
+    ///             .bind(note)
+    ///             .execute(&mut *conn)
+    ///             .await
+    ///     })
+    ///     .await;
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](TransactionManager::run) with one attempt.
+    ///
+    /// # Panics
+    ///
+    /// When `f` panics, the transaction is rolled back and then the panic resumes.
+    ///
+    /// # Cancel safety
+    ///
+    /// As `run`: dropping the future rolls the transaction back.
+    pub fn run_once<'m, T, E, F>(
+        &'m self,
+        f: F,
+    ) -> impl Future<Output = Result<T, Error<E>>> + Send + 'm
+    where
+        F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>> + Send + 'm,
+        T: Send + 'm,
+        E: Send + 'm,
+    {
+        let span = TransactionSpan::new(DB::BACKEND_NAME);
+        span.instrument(run_pooled(
+            &self.pool,
+            self.statement.clone(),
+            self.timeout,
+            |_| None,
+            f,
+        ))
     }
 
     /// Begins a transaction and hands it over as a [`Tx`] guard that rolls back unless
@@ -283,7 +387,7 @@ impl<DB: Backend> TransactionManager<DB> {
     /// Runs attempts until one succeeds, fails for a reason that is not retryable, or
     /// the policy gives up; returns that attempt's outcome.
     #[cfg(feature = "retry")]
-    async fn run_with_retry<T, E, F>(
+    async fn run_with_retry<T, E, F, Via>(
         &self,
         policy: &RetryPolicy<Infallible>,
         span: &TransactionSpan,
@@ -292,7 +396,7 @@ impl<DB: Backend> TransactionManager<DB> {
     where
         F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>> + Send,
         T: Send,
-        E: AsSqlxError + Send,
+        E: AsSqlxError<Via> + Send,
     {
         // Each attempt needs `&mut f`, which a future returned by an `FnMut` cannot
         // borrow from the closure itself; attempts never overlap, so the lock is never
@@ -318,7 +422,7 @@ impl<DB: Backend> TransactionManager<DB> {
                     }
                     let outcome = self.attempt(&mut attempts.f).await;
                     let again = match &outcome {
-                        Err(error) => error.is_retryable(),
+                        Err(error) => error.is_retryable::<Via>(),
                         Ok(_) => false,
                     };
                     attempts.last = Some(outcome);
@@ -369,16 +473,16 @@ impl<DB: Backend> TransactionManager<DB> {
     }
 
     /// One attempt: begin, run `f`, commit or roll back.
-    async fn attempt<T, E, F>(&self, f: &mut F) -> Result<T, Error<E>>
+    async fn attempt<T, E, F, Via>(&self, f: &mut F) -> Result<T, Error<E>>
     where
         F: for<'a> TransactionFnMut<'a, DB::Connection, Result<T, E>>,
-        E: AsSqlxError,
+        E: AsSqlxError<Via>,
     {
         run_pooled(
             &self.pool,
             self.statement.clone(),
             self.timeout,
-            E::as_sqlx_error,
+            <E as AsSqlxError<Via>>::as_sqlx_error,
             f,
         )
         .await

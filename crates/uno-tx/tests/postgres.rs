@@ -336,6 +336,41 @@ async fn isolation_and_read_only_reach_the_server() {
 }
 
 #[tokio::test]
+async fn run_once_begins_with_the_managers_options() {
+    let Some(fx) = Fixture::new(1).await else {
+        return;
+    };
+    let manager = TransactionManager::builder(fx.pool.clone())
+        .isolation_level(IsolationLevel::Serializable)
+        .build()
+        .unwrap();
+    let name = String::from("once");
+    let fx_ref = &fx;
+    let seen: String = manager
+        .run_once(async move |conn| {
+            fx_ref.insert(conn, &name).await?;
+            drop(name);
+            sqlx::query_scalar("SELECT current_setting('transaction_isolation')")
+                .fetch_one(&mut *conn)
+                .await
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.to_uppercase(), IsolationLevel::Serializable.as_sql());
+    assert_eq!(fx.names().await, ["once"]);
+    let reader = TransactionManager::read_only(fx.pool.clone());
+    let name = String::from("refused");
+    let refused = reader
+        .run_once(async move |conn| fx_ref.insert(conn, &name).await)
+        .await;
+    let Err(Error::Aborted(sqlx::Error::Database(error))) = refused else {
+        panic!("a read-only transaction wrote: {refused:?}");
+    };
+    assert_eq!(error.code().as_deref(), Some("25006"));
+    fx.drop_table().await;
+}
+
+#[tokio::test]
 async fn a_timeout_interrupts_a_long_query_and_rolls_back() {
     let Some(fx) = Fixture::new(2).await else {
         return;

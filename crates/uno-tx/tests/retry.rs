@@ -308,3 +308,80 @@ async fn a_retrying_run_stops_at_the_deadline_inside_an_attempt() {
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
     assert_eq!(names(&pool).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_serialization_failure_inside_a_boxed_error_is_retried() {
+    let pool = pool().await;
+    let manager = retrying(&pool, 3);
+    let attempts = AtomicU32::new(0);
+    manager
+        .run(
+            async |conn| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+                if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(serialization_failure().into());
+                }
+                insert(conn, "done").await?;
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(names(&pool).await, ["done"]);
+}
+
+#[tokio::test]
+async fn a_serialization_failure_inside_an_anyhow_shaped_error_with_context_is_retried() {
+    let pool = pool().await;
+    let manager = retrying(&pool, 3);
+    let attempts = AtomicU32::new(0);
+    manager
+        .run(async |conn| -> Result<(), common::AnyhowLike> {
+            if attempts.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(
+                    common::AnyhowLike::from(serialization_failure()).context("moving funds")
+                );
+            }
+            insert(conn, "done").await?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    assert_eq!(names(&pool).await, ["done"]);
+
+    // Other errors in the same shape are not retried.
+    let other = manager
+        .run(async |_conn| -> Result<(), common::AnyhowLike> {
+            Err(std::io::Error::other("disk full").into())
+        })
+        .await;
+    assert!(matches!(other, Err(Error::Aborted(_))));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn run_once_never_retries_even_with_a_policy() {
+    let pool = pool().await;
+    let manager = retrying(&pool, 5);
+    let attempts = AtomicU32::new(0);
+    let name = String::from("once");
+    let attempts_ref = &attempts;
+    let result = manager
+        .run_once(async move |conn| {
+            attempts_ref.fetch_add(1, Ordering::SeqCst);
+            insert(conn, &name).await?;
+            drop(name);
+            Err::<(), _>(serialization_failure())
+        })
+        .await;
+    let Err(error) = result else {
+        panic!("the scripted failure was swallowed");
+    };
+    assert!(
+        error.is_retryable(),
+        "still reported as retryable: {error:?}"
+    );
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    assert!(names(&pool).await.is_empty());
+}

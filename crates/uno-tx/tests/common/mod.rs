@@ -257,3 +257,64 @@ macro_rules! savepoint_abandonment_tests {
         }
     };
 }
+
+/// A stand-in for `anyhow::Error` with the same standard-library surface: it converts
+/// from any error with `?`, dereferences to `dyn Error + Send + Sync`, can add context
+/// (a layer whose `source` is the error below), and does not implement `Error` itself.
+/// anyhow is not in the workspace's lock file, so uno-tx's tests cannot use it; the
+/// impl uno-tx relies on (`Deref` to `dyn Error + Send + Sync`) is exactly anyhow's.
+pub struct AnyhowLike(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl AnyhowLike {
+    /// Wraps the error in a layer of context, as `anyhow::Context::context` does.
+    pub fn context(self, message: &'static str) -> Self {
+        AnyhowLike(Box::new(Context {
+            message,
+            source: self.0,
+        }))
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for AnyhowLike {
+    fn from(error: E) -> Self {
+        AnyhowLike(Box::new(error))
+    }
+}
+
+impl std::ops::Deref for AnyhowLike {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for AnyhowLike {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for AnyhowLike {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[derive(Debug)]
+struct Context {
+    message: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message)
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
