@@ -207,6 +207,9 @@
 //! # fn main() {}
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Every example here and in docs/guide.md must compile without a warning: users copy
+// them into code built with `-D warnings`.
+#![doc(test(attr(deny(warnings))))]
 
 #[cfg(feature = "batch")]
 #[doc(inline)]
@@ -237,6 +240,37 @@ pub use uno_taskgroup as taskgroup;
 pub use uno_tx as tx;
 
 pub mod prelude;
+
+/// Compiles the code of README.md's "From Python uno to Rust uno" table, warnings
+/// denied, so that a row a user copies works as written.
+///
+/// ```
+/// use std::time::Duration;
+/// use uno::breaker::CircuitBreaker;
+/// use uno::deadline::within;
+/// use uno::limit::{Limiter, RateLimiter};
+/// use uno::taskgroup::TaskGroup;
+///
+/// async fn f(x: u32) -> Result<u32, std::io::Error> {
+///     Ok(x)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let x = 1;
+/// let g = TaskGroup::new(); g.spawn(f(x))?; g.join().await?;
+/// let limiter = Limiter::new(5)?;
+/// limiter.run(f(x)).await??;
+/// let rate = RateLimiter::new(10, Duration::from_secs(1))?;
+/// rate.run(f(x)).await??;
+/// let breaker = CircuitBreaker::builder().consecutive_failures(5).build()?;
+/// breaker.call(f(x)).await?;
+/// within(Duration::from_secs(5), f(x)).await??;
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(all(doctest, feature = "full"))]
+pub struct ReadmeRows;
 
 /// Compiles and runs every code block of `docs/guide.md` as a doctest.
 #[cfg(all(doctest, feature = "full"))]
