@@ -64,6 +64,20 @@ pub enum TaskError<E> {
     /// the code that called `spawn`), inherited it, and was cut short when it passed.
     /// Whatever it would have returned is lost.
     DeadlinePassed,
+    /// The task had started, and the group's cancellation (a failing sibling in a
+    /// fail-fast group, [`cancel`](crate::TaskGroup::cancel), its token or its parent
+    /// token) aborted it before it finished. Only
+    /// [`join_settled`](crate::TaskGroup::join_settled) reports it: being cancelled is
+    /// not a failure, so [`join`](crate::TaskGroup::join) and
+    /// [`join_next`](crate::TaskGroup::join_next) leave such tasks out.
+    Cancelled,
+    /// The task was queued by [`max_concurrency`](crate::Builder::max_concurrency) and
+    /// the group cancelled before a slot freed up: its future was dropped without ever
+    /// being polled, so none of its code ran and it can safely be run again. Only
+    /// [`join_settled`](crate::TaskGroup::join_settled) reports it;
+    /// [`GroupError::dropped_queued`] and
+    /// [`Settled::dropped_queued`](crate::Settled::dropped_queued) count such tasks.
+    NotStarted,
 }
 
 impl<E> TaskError<E> {
@@ -76,15 +90,23 @@ impl<E> TaskError<E> {
     pub fn failed(&self) -> Option<&E> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed => None,
+            TaskError::Panicked(_)
+            | TaskError::RuntimeShutdown
+            | TaskError::DeadlinePassed
+            | TaskError::Cancelled
+            | TaskError::NotStarted => None,
         }
     }
 
-    /// The task's own error, or `None` when the task panicked or its runtime shut down.
+    /// The task's own error, or `None` when it did not return `Err`.
     pub fn into_failed(self) -> Option<E> {
         match self {
             TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed => None,
+            TaskError::Panicked(_)
+            | TaskError::RuntimeShutdown
+            | TaskError::DeadlinePassed
+            | TaskError::Cancelled
+            | TaskError::NotStarted => None,
         }
     }
 
@@ -97,6 +119,19 @@ impl<E> TaskError<E> {
     pub fn is_deadline_passed(&self) -> bool {
         matches!(self, TaskError::DeadlinePassed)
     }
+
+    /// Whether the group's cancellation stopped the task, running
+    /// ([`Cancelled`](TaskError::Cancelled)) or before it started
+    /// ([`NotStarted`](TaskError::NotStarted)).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled | TaskError::NotStarted)
+    }
+
+    /// Whether the task was queued and dropped without running when the group
+    /// cancelled ([`NotStarted`](TaskError::NotStarted)).
+    pub fn is_not_started(&self) -> bool {
+        matches!(self, TaskError::NotStarted)
+    }
 }
 
 impl<E: fmt::Display> fmt::Display for TaskError<E> {
@@ -106,20 +141,29 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
             TaskError::Panicked(panic) => write!(f, "{panic}"),
             TaskError::RuntimeShutdown => f.write_str(RUNTIME_SHUTDOWN),
             TaskError::DeadlinePassed => f.write_str(DEADLINE_PASSED),
+            TaskError::Cancelled => f.write_str(CANCELLED),
+            TaskError::NotStarted => f.write_str(NOT_STARTED),
         }
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for TaskError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TaskError::Failed(error) => Some(error),
-            TaskError::Panicked(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed => None,
-        }
-    }
-}
+/// A `TaskError` is an error whenever the task's error type can be printed, not only
+/// when it is a `std::error::Error` itself: `anyhow::Error`, `eyre::Report` and
+/// `Box<dyn Error + Send + Sync>` are not, and a group of tasks returning them must
+/// still be `?`-convertible into them (see [`GroupError`]).
+///
+/// The price is that `source()` cannot return the task's own error, whose type is not
+/// known to be an error: it returns `None`. Nothing is lost from the message, which
+/// includes the task's error, and [`failed`](TaskError::failed) returns the error
+/// itself.
+impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for TaskError<E> {}
 
 const DEADLINE_PASSED: &str = "task was cut short by the deadline it inherited from the code that spawned it; give that code more time, or do less under it";
+
+const CANCELLED: &str =
+    "task was aborted by its group's cancellation before it finished; its result, if any, is lost";
+
+const NOT_STARTED: &str = "task was queued by max_concurrency and dropped without running when its group cancelled; none of its code ran, so it can be run again";
 
 const RUNTIME_SHUTDOWN: &str = "task was stopped by its runtime shutting down before it finished; keep the runtime running until the group is joined";
 
@@ -186,20 +230,57 @@ impl fmt::Display for PanicPayload {
 ///
 /// It holds every task failure that happened (an `Err`, a panic, or a task dropped by
 /// its runtime shutting down), in completion order, each with the [`TaskId`] that
-/// [`spawn`](crate::TaskGroup::spawn) returned, and says whether the group was
-/// cancelled. A cancelled group is never reported as a success, even when
-/// none of its tasks failed.
+/// [`spawn`](crate::TaskGroup::spawn) returned, says whether the group was
+/// cancelled, and counts the queued tasks that never started. A cancelled group is
+/// never reported as a success, even when none of its tasks failed.
+///
+/// # Converting with `?`
+///
+/// `GroupError<E>` is a `std::error::Error` whenever `E` is `Debug + Display`, so
+/// `group.join().await?` works in a function returning `anyhow::Result<_>`,
+/// `eyre::Result<_>` or `Result<_, Box<dyn Error + Send + Sync>>`, also when the
+/// tasks themselves return `anyhow::Error` or a boxed error (which are not
+/// `std::error::Error`). Its message names the first failure and its task;
+/// [`source`](std::error::Error::source) is that failure as a [`TaskError`], whose
+/// own source is `None` (see [`TaskError`]'s `Error` impl). To reach the tasks' own
+/// errors, downcast to `GroupError<E>` and use [`failures`](Self::failures).
+///
+/// ```
+/// use uno_taskgroup::TaskGroup;
+///
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// async fn run() -> Result<Vec<u32>, BoxError> {
+///     // The tasks' error type is a boxed error, which is not `std::error::Error`.
+///     let group = TaskGroup::<u32, BoxError>::new();
+///     group.spawn(async { Ok(1) })?;
+///     group.spawn(async { Err("disk full".into()) })?;
+///     Ok(group.join().await?)
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let error = run().await.unwrap_err();
+/// assert_eq!(error.to_string(), "the task group failed: task 1 failed: disk full");
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct GroupError<E> {
     failures: Vec<(TaskId, TaskError<E>)>,
     cancelled: bool,
+    dropped_queued: usize,
 }
 
 impl<E> GroupError<E> {
-    pub(crate) fn new(failures: Vec<(TaskId, TaskError<E>)>, cancelled: bool) -> Self {
+    pub(crate) fn new(
+        failures: Vec<(TaskId, TaskError<E>)>,
+        cancelled: bool,
+        dropped_queued: usize,
+    ) -> Self {
         GroupError {
             failures,
             cancelled,
+            dropped_queued,
         }
     }
 
@@ -219,6 +300,16 @@ impl<E> GroupError<E> {
     /// its token or the builder's parent token, rather than by a failing task.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled
+    }
+
+    /// How many tasks queued by [`max_concurrency`](crate::Builder::max_concurrency)
+    /// were dropped without running because the group cancelled (after a failure in
+    /// a fail-fast group, or [`cancel`](crate::TaskGroup::cancel) and its tokens).
+    ///
+    /// None of their code ran. [`join_settled`](crate::TaskGroup::join_settled) tells
+    /// which ones they were ([`TaskError::NotStarted`]).
+    pub fn dropped_queued(&self) -> usize {
+        self.dropped_queued
     }
 
     /// Whether any task panicked.
@@ -242,7 +333,14 @@ impl<E> GroupError<E> {
         };
         match self.failures.swap_remove(index) {
             (_, TaskError::Panicked(panic)) => panic.resume(),
-            (_, TaskError::Failed(_) | TaskError::RuntimeShutdown | TaskError::DeadlinePassed) => {
+            (
+                _,
+                TaskError::Failed(_)
+                | TaskError::RuntimeShutdown
+                | TaskError::DeadlinePassed
+                | TaskError::Cancelled
+                | TaskError::NotStarted,
+            ) => {
                 unreachable!("the position search found a panic")
             }
         }
@@ -252,12 +350,11 @@ impl<E> GroupError<E> {
 impl<E: fmt::Display> fmt::Display for GroupError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some((id, error)) = self.failures.first() else {
-            return match self.cancelled {
-                true => f.write_str("the task group was cancelled before all its tasks finished"),
-                false => f.write_str(
-                    "the task group failed; its failures were already taken with join_next",
-                ),
-            };
+            f.write_str(match self.cancelled {
+                true => "the task group was cancelled before all its tasks finished",
+                false => "the task group failed; its failures were already taken with join_next",
+            })?;
+            return self.write_dropped_queued(f);
         };
         match self.cancelled {
             true => f.write_str("the task group was cancelled; ")?,
@@ -277,16 +374,36 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
                 f,
                 "task {id} was cut short by the deadline it inherited from the code that spawned it; give that code more time, or do less under it"
             )?,
+            // Not failures: `join` never lists them, but say something all the same.
+            TaskError::Cancelled => write!(f, "task {id} was cancelled")?,
+            TaskError::NotStarted => write!(f, "task {id} never started")?,
         }
         match self.failures.len() - 1 {
+            0 => {}
+            1 => f.write_str(" (and 1 more failure, see GroupError::failures)")?,
+            more => write!(f, " (and {more} more failures, see GroupError::failures)")?,
+        }
+        self.write_dropped_queued(f)
+    }
+}
+
+impl<E> GroupError<E> {
+    fn write_dropped_queued(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.dropped_queued {
             0 => Ok(()),
-            1 => f.write_str(" (and 1 more failure, see GroupError::failures)"),
-            more => write!(f, " (and {more} more failures, see GroupError::failures)"),
+            1 => f.write_str("; 1 queued task never started, see TaskGroup::join_settled"),
+            dropped => write!(
+                f,
+                "; {dropped} queued tasks never started, see TaskGroup::join_settled"
+            ),
         }
     }
 }
 
-impl<E: std::error::Error + 'static> std::error::Error for GroupError<E> {
+/// An error whenever the tasks' error type can be printed, so that `?` converts it
+/// into `anyhow::Error` or a boxed error (see [`GroupError`]); the source is the
+/// first failure.
+impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for GroupError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.failures
             .first()

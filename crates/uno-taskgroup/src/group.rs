@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builder::Builder;
 use crate::error::{GroupError, SpawnError, TaskError};
+use crate::settled::Settled;
 use crate::shared::{Config, Progress, Shared};
 use crate::{Spawner, TaskId};
 
@@ -222,6 +223,10 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// Dropping the returned future drops the group, which aborts every task that is
     /// still running. No task body runs after that.
     ///
+    /// To keep the results of the tasks that succeeded when others failed, use
+    /// [`join_settled`](Self::join_settled). [`GroupError::dropped_queued`] counts
+    /// queued tasks that never started because the group cancelled.
+    ///
     /// # Examples
     ///
     /// ```
@@ -239,6 +244,50 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         self.joined = true;
         drive(&self.shared, |waker| self.shared.poll_join(waker)).await
+    }
+
+    /// Waits for every task, like [`join`](Self::join), then returns every task's
+    /// outcome in spawn order, successes and failures alike.
+    ///
+    /// Use it when one failure must not throw away the other results, typically with
+    /// [`fail_fast(false)`](Builder::fail_fast). Each outcome is paired with its
+    /// [`TaskId`]: tasks aborted with [`abort`](Self::abort) and outcomes already
+    /// taken with [`join_next`](Self::join_next) are left out, so positions and ids
+    /// differ. Tasks that the group's cancellation stopped are listed as
+    /// [`TaskError::Cancelled`] (they had started) or [`TaskError::NotStarted`]
+    /// (queued by [`max_concurrency`](Builder::max_concurrency), dropped unpolled);
+    /// [`Settled::dropped_queued`] counts the latter and [`Settled::is_cancelled`] says
+    /// whether the group was cancelled.
+    ///
+    /// Like `join`, it returns only once every task's future, and everything it
+    /// captured, has been dropped; fail-fast, the grace period and cancellation apply
+    /// as they do for `join`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe, like `join`: dropping the returned future drops the group,
+    /// which aborts every task that is still running, and the outcomes collected so far
+    /// are dropped with it. No task body runs after that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_taskgroup::{TaskError, TaskGroup};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group = TaskGroup::builder().fail_fast(false).build().unwrap();
+    /// group.spawn(async { Ok("first") }).unwrap();
+    /// let failing = group.spawn(async { Err("no") }).unwrap();
+    /// group.spawn(async { Ok("third") }).unwrap();
+    /// let settled = group.join_settled().await;
+    /// assert_eq!(settled.successes().map(|(_, value)| *value).collect::<Vec<_>>(), ["first", "third"]);
+    /// assert!(matches!(settled.outcomes()[1], (id, Err(TaskError::Failed("no"))) if id == failing));
+    /// # }
+    /// ```
+    pub async fn join_settled(mut self) -> Settled<T, E> {
+        self.joined = true;
+        drive(&self.shared, |waker| self.shared.poll_join_settled(waker)).await
     }
 
     /// Waits for the next task to finish and returns its outcome, in completion order;

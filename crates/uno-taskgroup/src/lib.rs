@@ -29,15 +29,20 @@
 //! fail-fast, error aggregation, results in spawn order, a concurrency cap and a grace
 //! period for cooperative cancellation.
 //!
-//! - [`TaskGroup`]: `spawn`, `join` (spawn order), `join_next` (completion order),
-//!   `cancel`, `token`, `spawner`.
+//! - [`TaskGroup`]: `spawn`, `join` (spawn order), `join_settled` (every outcome, in
+//!   spawn order, as [`Settled`]), `join_next` (completion order), `cancel`, `token`,
+//!   `spawner`.
 //! - [`Builder`]: `fail_fast`, `max_concurrency`, `grace_period`, `parent_token`.
 //! - [`GroupError`] lists every [`TaskError`] (an `Err`, a caught panic, or a task
 //!   dropped by its runtime shutting down) with its [`TaskId`];
-//!   [`GroupError::resume_panic`] re-raises a task's panic.
+//!   [`GroupError::resume_panic`] re-raises a task's panic. It is a
+//!   `std::error::Error` whenever the tasks' error type is `Debug + Display`, so
+//!   `group.join().await?` converts into `anyhow::Error` or
+//!   `Box<dyn Error + Send + Sync>` even when the tasks return those.
 //! - Finished tasks drop their future as they finish and need no reaping: a
 //!   long-running group's memory is bounded by the most tasks live at once, plus the
-//!   results not collected yet (nothing for `()` results).
+//!   results not collected yet (for `()` results, only their ids, which take one
+//!   entry per stretch of tasks that finished in spawn order).
 //!
 //! # Features
 //!
@@ -50,6 +55,7 @@
 mod builder;
 mod error;
 mod group;
+mod settled;
 mod shared;
 mod spawner;
 mod task;
@@ -57,6 +63,7 @@ mod task;
 pub use builder::Builder;
 pub use error::{BuildError, GroupError, PanicPayload, SpawnError, TaskError};
 pub use group::TaskGroup;
+pub use settled::Settled;
 pub use spawner::Spawner;
 pub use task::TaskId;
 /// The cancellation token type of [`TaskGroup::token`] and [`Builder::parent_token`],

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
+use crate::settled::Settled;
 use crate::task::{self, Outcome, Stopped, Task, TaskGuard, TaskId};
 
 pub(crate) struct Shared<T, E> {
@@ -92,13 +93,21 @@ struct State<T, E> {
     /// Tasks waiting for a free slot, in spawn order, not spawned yet.
     queue: VecDeque<Queued>,
     successes: VecDeque<T>,
-    /// The ids of `successes`, to sort `join`'s results into spawn order. Empty when `T`
-    /// is zero-sized: the order of zero-sized values cannot be observed, and skipping
-    /// the ids keeps a long-running group of `()` tasks flat in memory.
-    success_ids: VecDeque<TaskId>,
+    /// The ids of `successes`, in the same (completion) order, to sort `join`'s results
+    /// into spawn order and to pair `join_settled`'s outcomes with their tasks. Stored
+    /// as runs of consecutive ids, so that tasks finishing in about spawn order (a
+    /// long-running group of `()` tasks, typically) keep it flat in memory.
+    success_ids: IdRuns,
     successes_reported: u64,
     successes_taken: u64,
     failures: VecDeque<Failure<E>>,
+    /// Tasks that the group's cancellation stopped before they finished, with whether
+    /// they had started (`false`: queued by `max_concurrency` and dropped unpolled),
+    /// for `join_settled`. Tasks the owner aborted with `abort(id)` are not listed.
+    /// Only a cancelling group adds to it, so it is bounded by the tasks live then.
+    cancelled: Vec<(TaskId, bool)>,
+    /// How many queued tasks were dropped without starting because the group cancelled.
+    dropped_queued: usize,
     joiner: Option<Waker>,
     /// `join_next` wants a wake-up for every finished task, `join` only for the last.
     wake_on_each_completion: bool,
@@ -178,10 +187,12 @@ impl<T, E> Shared<T, E> {
                 running: 0,
                 queue: VecDeque::new(),
                 successes: VecDeque::new(),
-                success_ids: VecDeque::new(),
+                success_ids: IdRuns::default(),
                 successes_reported: 0,
                 successes_taken: 0,
                 failures: VecDeque::new(),
+                cancelled: Vec::new(),
+                dropped_queued: 0,
                 joiner: None,
                 wake_on_each_completion: false,
             })),
@@ -329,7 +340,9 @@ impl<T, E> Shared<T, E> {
             // keeps that report from starting another one). The token's lock is looked
             // at here, never under the group's.
             if self.cancelled_from_outside() {
-                self.lock().tasks.mark_stopping(queued.slot);
+                self.lock()
+                    .tasks
+                    .mark_stopping(queued.slot, Stop::Unstarted);
                 drop(queued);
                 break;
             }
@@ -390,36 +403,41 @@ impl<T, E> Shared<T, E> {
             let mut state = self.lock();
             // A task that was released already, or that the group or its owner chose to
             // stop, ended the way they wanted.
-            let mut stopped_on_purpose = true;
+            let mut stop = Some(Stop::ByOwner);
             if let Some(released) = state.tasks.release(slot, id) {
-                stopped_on_purpose = released.stopping;
+                stop = released.stop;
                 if released.running {
                     state.running -= 1;
                     slot_freed = !state.queue.is_empty();
                 }
             }
-            match outcome {
-                None if stopped_on_purpose || self.aborted.load(Ordering::Acquire) => {}
+            match (outcome, stop) {
+                (None, Some(Stop::ByOwner)) => {}
+                (None, Some(Stop::Unstarted)) => {
+                    state.cancelled.push((id, false));
+                    state.dropped_queued += 1;
+                }
+                (None, None) if self.aborted.load(Ordering::Acquire) => {
+                    state.cancelled.push((id, true));
+                }
                 // Nobody in the group stopped it, so its runtime dropped it: the runtime
                 // is shutting down (or was shut down when the task was spawned on it).
-                None => {
+                (None, None) => {
                     cancel_token = self.record_failure(&mut state, id, TaskError::RuntimeShutdown);
                 }
-                Some(Ok(Ok(value))) => {
+                (Some(Ok(Ok(value))), _) => {
                     state.successes.push_back(value);
-                    if mem::size_of::<T>() != 0 {
-                        state.success_ids.push_back(id);
-                    }
+                    state.success_ids.push_back(id);
                     state.successes_reported += 1;
                 }
-                Some(Ok(Err(error))) => {
+                (Some(Ok(Err(error))), _) => {
                     cancel_token = self.record_failure(&mut state, id, TaskError::Failed(error));
                 }
-                Some(Err(Stopped::Panicked(payload))) => {
+                (Some(Err(Stopped::Panicked(payload))), _) => {
                     let error = TaskError::Panicked(PanicPayload::new(payload));
                     cancel_token = self.record_failure(&mut state, id, error);
                 }
-                Some(Err(Stopped::DeadlinePassed)) => {
+                (Some(Err(Stopped::DeadlinePassed)), _) => {
                     cancel_token = self.record_failure(&mut state, id, TaskError::DeadlinePassed);
                 }
             }
@@ -477,7 +495,7 @@ impl<T, E> Shared<T, E> {
     fn drop_queue(state: &mut State<T, E>) -> Teardown {
         let queued = mem::take(&mut state.queue);
         for task in &queued {
-            state.tasks.mark_stopping(task.slot);
+            state.tasks.mark_stopping(task.slot, Stop::Unstarted);
         }
         Teardown {
             abort: Vec::new(),
@@ -490,9 +508,13 @@ impl<T, E> Shared<T, E> {
     fn abort_all(&self, state: &mut State<T, E>) -> Teardown {
         self.aborted.store(true, Ordering::Release);
         self.attach_pending(state);
+        let queued = mem::take(&mut state.queue);
+        for task in &queued {
+            state.tasks.mark_stopping(task.slot, Stop::Unstarted);
+        }
         Teardown {
             abort: state.tasks.take_handles(),
-            queued: mem::take(&mut state.queue),
+            queued,
         }
     }
 
@@ -561,6 +583,7 @@ impl<T, E> Shared<T, E> {
         let cancelled = state.cancel_requested || (!state.failed && self.token.is_cancelled());
         let values = mem::take(&mut state.successes);
         let ids = mem::take(&mut state.success_ids);
+        let dropped_queued = state.dropped_queued;
         if cancelled || state.failed || state.any_failure {
             let failures: Vec<_> = state
                 .failures
@@ -571,13 +594,56 @@ impl<T, E> Shared<T, E> {
             // The results of a failed group are dropped here, outside the lock, as they
             // may run user code.
             drop(values);
-            return Progress::Ready(Err(GroupError::new(failures, cancelled)));
+            return Progress::Ready(Err(GroupError::new(failures, cancelled, dropped_queued)));
         }
         drop(state);
         if mem::size_of::<T>() == 0 {
             return Progress::Ready(Ok(values.into()));
         }
-        Progress::Ready(Ok(in_spawn_order(ids, values)))
+        Progress::Ready(Ok(in_spawn_order(ids.into_ids(), values)))
+    }
+
+    /// `join_settled`'s poll: like `join`'s, but every outcome, in spawn order.
+    pub(crate) fn poll_join_settled(&self, waker: &Waker) -> Progress<Settled<T, E>> {
+        let mut state = self.lock();
+        self.attach_pending(&mut state);
+        if state.tasks.live != 0 {
+            state.wake_on_each_completion = false;
+            register(&mut state.joiner, waker);
+            return Progress::Pending;
+        }
+        state.finished = true;
+        let cancelled = state.cancel_requested || (!state.failed && self.token.is_cancelled());
+        let values = mem::take(&mut state.successes);
+        let mut ids = mem::take(&mut state.success_ids).into_ids();
+        let failures = mem::take(&mut state.failures);
+        let stopped = mem::take(&mut state.cancelled);
+        let dropped_queued = state.dropped_queued;
+        drop(state);
+        // Each outcome carries its id, and the pairs are put into spawn order by id.
+        let mut outcomes: VecDeque<(TaskId, Result<T, TaskError<E>>)> = ids
+            .iter()
+            .copied()
+            .zip(values.into_iter().map(Ok))
+            .collect();
+        outcomes.reserve(failures.len() + stopped.len());
+        for failure in failures {
+            ids.push_back(failure.id);
+            outcomes.push_back((failure.id, Err(failure.error)));
+        }
+        for (id, started) in stopped {
+            let error = match started {
+                true => TaskError::Cancelled,
+                false => TaskError::NotStarted,
+            };
+            ids.push_back(id);
+            outcomes.push_back((id, Err(error)));
+        }
+        Progress::Ready(Settled::new(
+            in_spawn_order(ids, outcomes),
+            cancelled,
+            dropped_queued,
+        ))
     }
 
     /// `join_next`'s poll: the next outcome in completion order, or `None` once no task
@@ -623,7 +689,7 @@ impl<T, E> Shared<T, E> {
                 .position(|queued| queued.id == id)
                 .and_then(|index| state.queue.remove(index));
             if let Some(queued) = &queued {
-                state.tasks.mark_stopping(queued.slot);
+                state.tasks.mark_stopping(queued.slot, Stop::ByOwner);
             }
             (state.tasks.stop(id), queued)
         };
@@ -740,8 +806,9 @@ enum Slot {
         /// Spawned (counted against the concurrency limit), not waiting in the queue.
         running: bool,
         /// The group (or its owner, through `abort`) chose to stop this task: if it
-        /// ends without an outcome, that is why. Group-wide aborts are in `aborted`.
-        stopping: bool,
+        /// ends without an outcome, that is why. Group-wide aborts of running tasks
+        /// are in `aborted`.
+        stop: Option<Stop>,
     },
 }
 
@@ -754,7 +821,7 @@ impl Slots {
             id,
             handle: None,
             running,
-            stopping: false,
+            stop: None,
         };
         match self.free.pop() {
             Some(slot) => match mem::replace(&mut self.entries[slot], entry) {
@@ -790,10 +857,10 @@ impl Slots {
         }
     }
 
-    /// Marks the task in `slot` as stopped on purpose (see `Slot::Live::stopping`).
-    fn mark_stopping(&mut self, slot: usize) {
-        if let Slot::Live { stopping, .. } = &mut self.entries[slot] {
-            *stopping = true;
+    /// Marks the task in `slot` as stopped on purpose (see `Slot::Live::stop`).
+    fn mark_stopping(&mut self, slot: usize, why: Stop) {
+        if let Slot::Live { stop, .. } = &mut self.entries[slot] {
+            *stop = Some(why);
         }
     }
 
@@ -805,11 +872,11 @@ impl Slots {
                 id: live_id,
                 running,
                 handle,
-                stopping,
+                stop,
             } if *live_id == id => (
                 Released {
                     running: *running,
-                    stopping: *stopping,
+                    stop: *stop,
                 },
                 handle.take(),
             ),
@@ -838,10 +905,10 @@ impl Slots {
             Slot::Live {
                 id: live_id,
                 handle: Some(handle),
-                stopping,
+                stop,
                 ..
             } if *live_id == id => {
-                *stopping = true;
+                *stop = Some(Stop::ByOwner);
                 Some(handle.clone())
             }
             _ => None,
@@ -852,7 +919,60 @@ impl Slots {
 /// What `Slots::release` found about a task that ended.
 struct Released {
     running: bool,
-    stopping: bool,
+    stop: Option<Stop>,
+}
+
+/// Why a task was stopped on purpose, when it ends without an outcome.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// The owner aborted it with `abort(id)`: it is not reported at all.
+    ByOwner,
+    /// It was queued by `max_concurrency` and dropped unpolled when the group cancelled.
+    Unstarted,
+}
+
+/// Task ids in completion order, stored as runs of consecutive ids: tasks that finish
+/// in spawn order take one run between them, whatever their number.
+#[derive(Default)]
+struct IdRuns {
+    /// `(first id, length)` of each run, in completion order; no run is empty.
+    runs: VecDeque<(u64, u64)>,
+}
+
+impl IdRuns {
+    fn push_back(&mut self, id: TaskId) {
+        let id = id.as_u64();
+        if let Some((first, length)) = self.runs.back_mut()
+            && first.checked_add(*length) == Some(id)
+        {
+            *length += 1;
+            return;
+        }
+        self.runs.push_back((id, 1));
+    }
+
+    fn pop_front(&mut self) -> Option<TaskId> {
+        let (first, length) = self.runs.front_mut()?;
+        let id = *first;
+        *first += 1;
+        *length -= 1;
+        if *length == 0 {
+            self.runs.pop_front();
+        }
+        Some(TaskId::new(id))
+    }
+
+    fn into_ids(self) -> VecDeque<TaskId> {
+        self.runs
+            .into_iter()
+            .flat_map(|(first, length)| (first..first + length).map(TaskId::new))
+            .collect()
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> u64 {
+        self.runs.iter().map(|(_, length)| length).sum()
+    }
 }
 
 #[cfg(test)]
@@ -875,7 +995,8 @@ mod tests {
             let state = group.shared.lock();
             // Slots are reused, and `()` results need neither storage nor ids.
             assert!(state.tasks.entries.len() <= BATCH);
-            assert_eq!(state.success_ids.capacity(), 0);
+            // Tasks that finish in spawn order share one run of ids.
+            assert_eq!(state.success_ids.runs.len(), 1);
             assert_eq!(state.successes.len(), state.successes_reported as usize);
         }
         assert_eq!(group.join().await.unwrap().len(), 200 * BATCH);

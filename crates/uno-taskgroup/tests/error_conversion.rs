@@ -1,0 +1,106 @@
+//! `?` from a group's errors into the error types applications return: a boxed error
+//! and an `anyhow`-shaped error (anyhow itself is not a workspace dependency, so
+//! `AnyError` below reproduces the shape that matters: not a `std::error::Error`
+//! itself, and `From<E>` for every `E: Error + Send + Sync + 'static`).
+
+use std::error::Error;
+use std::fmt;
+
+use uno_taskgroup::{GroupError, TaskError, TaskGroup};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Shaped like `anyhow::Error`: printable, not an error itself, and built with `?`
+/// from any `Error + Send + Sync + 'static`.
+struct AnyError(BoxError);
+
+impl fmt::Debug for AnyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for AnyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl<E: Error + Send + Sync + 'static> From<E> for AnyError {
+    fn from(error: E) -> Self {
+        AnyError(Box::new(error))
+    }
+}
+
+fn any_error(message: &str) -> AnyError {
+    AnyError(message.into())
+}
+
+async fn sum_with_anyhow_like_errors(fail: bool) -> Result<u32, AnyError> {
+    let group = TaskGroup::<u32, AnyError>::new();
+    group.spawn(async { Ok(1) })?;
+    group.spawn(async move {
+        match fail {
+            true => Err(any_error("the disk is full")),
+            false => Ok(2),
+        }
+    })?;
+    // The conversion under test: `GroupError<AnyError>` into `AnyError`.
+    let values = group.join().await?;
+    Ok(values.into_iter().sum())
+}
+
+#[tokio::test]
+async fn group_error_of_anyhow_like_tasks_converts_with_question_mark() {
+    assert_eq!(sum_with_anyhow_like_errors(false).await.unwrap(), 3);
+    let error = sum_with_anyhow_like_errors(true).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the task group failed: task 1 failed: the disk is full"
+    );
+    // The group's error is still there to inspect, task by task.
+    let group_error = error
+        .0
+        .downcast_ref::<GroupError<AnyError>>()
+        .expect("a GroupError inside");
+    let [(id, TaskError::Failed(task_error))] = group_error.failures() else {
+        panic!("one failure expected: {:?}", group_error.failures());
+    };
+    assert_eq!(id.as_u64(), 1);
+    assert_eq!(task_error.to_string(), "the disk is full");
+}
+
+async fn sum_with_boxed_errors() -> Result<u32, BoxError> {
+    let group = TaskGroup::<u32, BoxError>::new();
+    group.spawn(async { Ok(1) })?;
+    group.spawn(async { Err("no route to host".into()) })?;
+    Ok(group.join().await?.into_iter().sum())
+}
+
+#[tokio::test]
+async fn group_error_of_boxed_error_tasks_converts_into_a_boxed_error() {
+    let error = sum_with_boxed_errors().await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the task group failed: task 1 failed: no route to host"
+    );
+    let source = error.source().expect("the first failure is the source");
+    assert_eq!(source.to_string(), "task failed: no route to host");
+    assert!(source.downcast_ref::<TaskError<BoxError>>().is_some());
+}
+
+async fn settle_one_with_question_mark() -> Result<(), BoxError> {
+    let group = TaskGroup::<(), std::io::Error>::new();
+    group.spawn(async { Err(std::io::Error::other("unplugged")) })?;
+    for (_, outcome) in group.join_settled().await {
+        // A single task's error converts too.
+        outcome?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_settled_task_error_converts_into_a_boxed_error() {
+    let error = settle_one_with_question_mark().await.unwrap_err();
+    assert_eq!(error.to_string(), "task failed: unplugged");
+}
