@@ -212,32 +212,113 @@
 #![doc(test(attr(deny(warnings))))]
 
 #[cfg(feature = "batch")]
-#[doc(inline)]
-pub use uno_batch as batch;
+pub mod batch {
+    //! Micro-batching: `AsyncBatcher` gathers items from many callers into one batch call and gives each caller its own result.
+    //!
+    //! Everything here is the `uno-batch` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::batch::...`. The examples on the items below
+    //! come from that crate and write `uno_batch::...`; with the umbrella, write
+    //! `uno::batch::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-batch>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_batch::*;
+}
 #[cfg(feature = "breaker")]
-#[doc(inline)]
-pub use uno_breaker as breaker;
+pub mod breaker {
+    //! A circuit breaker: `CircuitBreaker` stops calling a dependency while it is down and probes it again after a while.
+    //!
+    //! Everything here is the `uno-breaker` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::breaker::...`. The examples on the items below
+    //! come from that crate and write `uno_breaker::...`; with the umbrella, write
+    //! `uno::breaker::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-breaker>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_breaker::*;
+}
 #[cfg(feature = "deadline")]
-#[doc(inline)]
-pub use uno_deadline as deadline;
+pub mod deadline {
+    //! Deadlines that flow through a whole call tree: `within`, `at`, `inherit`, `current`, `remaining`.
+    //!
+    //! Everything here is the `uno-deadline` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::deadline::...`. The examples on the items below
+    //! come from that crate and write `uno_deadline::...`; with the umbrella, write
+    //! `uno::deadline::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-deadline>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_deadline::*;
+}
 #[cfg(feature = "limit")]
-#[doc(inline)]
-pub use uno_limit as limit;
+pub mod limit {
+    //! Concurrency and rate limits: `Limiter`, `KeyedLimiter`, `AdaptiveLimiter`, `RateLimiter`, `KeyedRateLimiter`.
+    //!
+    //! Everything here is the `uno-limit` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::limit::...`. The examples on the items below
+    //! come from that crate and write `uno_limit::...`; with the umbrella, write
+    //! `uno::limit::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-limit>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_limit::*;
+}
 #[cfg(feature = "resource")]
-#[doc(inline)]
-pub use uno_resource as resource;
+pub mod resource {
+    //! Async resources with guaranteed cleanup: `AsyncResource`, `Managed`, `using`, `ResourceStack`, `ResourcePool`.
+    //!
+    //! Everything here is the `uno-resource` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::resource::...`. The examples on the items below
+    //! come from that crate and write `uno_resource::...`; with the umbrella, write
+    //! `uno::resource::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-resource>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_resource::*;
+}
 #[cfg(feature = "retry")]
-#[doc(inline)]
-pub use uno_retry as retry;
+pub mod retry {
+    //! Retry with backoff: `RetryPolicy`, `BackoffStrategy`, `Jitter`, `RetryBudget`.
+    //!
+    //! Everything here is the `uno-retry` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::retry::...`. The examples on the items below
+    //! come from that crate and write `uno_retry::...`; with the umbrella, write
+    //! `uno::retry::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-retry>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_retry::*;
+}
 #[cfg(feature = "signal")]
-#[doc(inline)]
-pub use uno_signal as signal;
+pub mod signal {
+    //! Signal handling and graceful shutdown: `on_signal`, `Shutdown`, `Drain`.
+    //!
+    //! Everything here is the `uno-signal` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::signal::...`. The examples on the items below
+    //! come from that crate and write `uno_signal::...`; with the umbrella, write
+    //! `uno::signal::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-signal>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_signal::*;
+}
 #[cfg(feature = "taskgroup")]
-#[doc(inline)]
-pub use uno_taskgroup as taskgroup;
+pub mod taskgroup {
+    //! Structured concurrency: `TaskGroup` runs tasks that all finish, or are all cancelled, before `join` returns.
+    //!
+    //! Everything here is the `uno-taskgroup` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::taskgroup::...`. The examples on the items below
+    //! come from that crate and write `uno_taskgroup::...`; with the umbrella, write
+    //! `uno::taskgroup::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-taskgroup>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_taskgroup::*;
+}
 #[cfg(feature = "tx")]
-#[doc(inline)]
-pub use uno_tx as tx;
+pub mod tx {
+    //! Database transactions over sqlx: `transaction`, `TransactionManager`, savepoints, retry of serialization failures.
+    //!
+    //! Everything here is the `uno-tx` crate, re-exported, so that paths (and
+    //! compiler messages) read `uno::tx::...`. The examples on the items below
+    //! come from that crate and write `uno_tx::...`; with the umbrella, write
+    //! `uno::tx::...` instead. The crate's own page, with its guide-style
+    //! introduction, is <https://docs.rs/uno-tx>; `docs/guide.md` covers every pattern.
+    #[doc(inline)]
+    pub use uno_tx::*;
+}
 
 pub mod prelude;
 
