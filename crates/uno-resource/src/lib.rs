@@ -3,9 +3,10 @@
 //! Rust has no async drop, so an async `cleanup` is easy to lose when its owner returns
 //! early, panics or is cancelled. This crate gives resources an explicit async
 //! lifecycle ([`AsyncResource`]: `initialize`, `cleanup`), wraps them so that cleanup
-//! runs on every exit path ([`Managed`], [`using`]), closes groups of resources in
-//! reverse order ([`ResourceStack`], Python's `AsyncExitStack`) and pools them on
-//! deadpool ([`ResourcePool`]). A resource dropped without being closed is cleaned up
+//! runs on every exit path ([`Managed`], [`using`]), shares one resource across
+//! `'static` tasks and cleans it up after its last user ([`SharedManaged`]), closes
+//! groups of resources in reverse order ([`ResourceStack`], Python's `AsyncExitStack`)
+//! and pools them on deadpool ([`ResourcePool`]). A resource dropped without being closed is cleaned up
 //! in the background on a [`CleanupTracker`], which the application awaits before it
 //! exits, so that no cleanup is lost at shutdown.
 //!
@@ -87,6 +88,7 @@ mod error;
 mod managed;
 mod pool;
 mod resource;
+mod shared;
 mod stack;
 mod tracker;
 mod using;
@@ -95,6 +97,7 @@ pub use crate::error::{BoxError, Error};
 pub use crate::managed::Managed;
 pub use crate::pool::{MAX_POOL_SIZE, Pooled, ResourcePool, ResourcePoolBuilder};
 pub use crate::resource::AsyncResource;
+pub use crate::shared::{SharedClose, SharedManaged};
 pub use crate::stack::{ResourceStack, StackKey};
 pub use crate::tracker::{CleanupTracker, DEFAULT_CLEANUP_TIMEOUT};
 pub use crate::using::{using, using_in};

@@ -73,3 +73,68 @@ pub trait AsyncResource: Send + 'static {
         std::future::ready(true)
     }
 }
+
+/// A resource behind a `tokio::sync::Mutex` is a resource: `initialize`, `cleanup` and
+/// `is_healthy` reach the one inside (through `get_mut`, so without locking).
+///
+/// This is how tasks sharing one resource through a
+/// [`SharedManaged`](crate::SharedManaged) get `&mut` access to it: open a
+/// `Mutex<R>` and lock it where `&mut R` is needed.
+///
+/// # Examples
+///
+/// ```
+/// # use std::convert::Infallible;
+/// # use uno_resource::AsyncResource;
+/// # struct Connection;
+/// # impl AsyncResource for Connection {
+/// #     type Error = Infallible;
+/// #     async fn initialize(&mut self) -> Result<(), Infallible> { Ok(()) }
+/// #     async fn cleanup(&mut self) -> Result<(), Infallible> { Ok(()) }
+/// # }
+/// use tokio::sync::Mutex;
+/// use uno_resource::Managed;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let shared = Managed::open(Mutex::new(Connection)).await?.into_shared();
+/// let _connection: &mut Connection = &mut *shared.lock().await;
+/// # Ok(())
+/// # }
+/// ```
+impl<R: AsyncResource> AsyncResource for tokio::sync::Mutex<R> {
+    type Error = R::Error;
+
+    fn initialize(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.get_mut().initialize()
+    }
+
+    fn cleanup(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.get_mut().cleanup()
+    }
+
+    fn is_healthy(&mut self) -> impl Future<Output = bool> + Send {
+        self.get_mut().is_healthy()
+    }
+}
+
+/// A resource behind a `tokio::sync::RwLock` is a resource: `initialize`, `cleanup`
+/// and `is_healthy` reach the one inside (through `get_mut`, so without locking).
+///
+/// Like the `Mutex` implementation, for sharing one resource through a
+/// [`SharedManaged`](crate::SharedManaged) when most tasks only read it.
+impl<R: AsyncResource> AsyncResource for tokio::sync::RwLock<R> {
+    type Error = R::Error;
+
+    fn initialize(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.get_mut().initialize()
+    }
+
+    fn cleanup(&mut self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.get_mut().cleanup()
+    }
+
+    fn is_healthy(&mut self) -> impl Future<Output = bool> + Send {
+        self.get_mut().is_healthy()
+    }
+}
