@@ -28,7 +28,10 @@ fn spawn_sleepers(
         group
             .spawn(async move {
                 let _guard = guard;
-                sleep(Duration::from_millis(20)).await;
+                // Far longer than any test waits, even on a loaded machine with the real
+                // clock: the drop counter, not a race against this sleep, proves that
+                // the tasks were cancelled.
+                sleep(Duration::from_secs(3600)).await;
                 ran_after.set();
                 Ok(())
             })
