@@ -280,26 +280,34 @@ async fn clones_closed_and_dropped_on_many_threads_clean_up_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_closes_elect_exactly_one_last_clone() {
-    const CLONES: usize = 16;
+    // Few clones and many rounds: the race that matters is two closes letting go at
+    // the same instant, each seeing the other still alive.
+    const CLONES: usize = 4;
+    const ROUNDS: usize = 1000;
     let log = Log::new();
     let tracker = CleanupTracker::new();
-    for round in 0..20 {
+    for round in 0..ROUNDS {
         let shared = Managed::open_in(log.probe("a"), &tracker)
             .await
             .unwrap()
             .into_shared();
-        let barrier = Arc::new(Barrier::new(CLONES));
-        let mut tasks = Vec::new();
-        for _ in 1..CLONES {
-            let shared = shared.clone();
-            let barrier = Arc::clone(&barrier);
-            tasks.push(tokio::spawn(async move {
-                barrier.wait().await;
-                shared.close().await.unwrap()
-            }));
-        }
-        barrier.wait().await;
-        let mut cleaned_up = usize::from(shared.close().await.unwrap() == SharedClose::CleanedUp);
+        // Every handle, the original included, is closed: none is merely dropped.
+        let mut handles = vec![shared.clone(); CLONES - 1];
+        handles.push(shared);
+        let barrier = Arc::new(std::sync::Barrier::new(CLONES));
+        let tasks: Vec<_> = handles
+            .into_iter()
+            .map(|shared| {
+                let barrier = Arc::clone(&barrier);
+                tokio::task::spawn_blocking(move || {
+                    barrier.wait();
+                    tokio::runtime::Handle::current()
+                        .block_on(shared.close())
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut cleaned_up = 0;
         for task in tasks {
             if task.await.unwrap() == SharedClose::CleanedUp {
                 cleaned_up += 1;
@@ -307,7 +315,7 @@ async fn concurrent_closes_elect_exactly_one_last_clone() {
         }
         assert_eq!(cleaned_up, 1, "round {round}");
         // The last close awaited the cleanup itself, without the tracker.
-        assert_eq!(log.cleanups_finished(), round + 1);
+        assert_eq!(log.cleanups_finished(), round + 1, "round {round}");
     }
     assert_eq!(tracker.pending(), 0);
 }
