@@ -14,7 +14,7 @@ pub use crate::retry::{BackoffStrategy, Jitter, RetryExt, RetryPolicy};
 #[cfg(feature = "resource")]
 #[doc(no_inline)]
 pub use crate::resource::{
-    AsyncResource, CleanupTracker, Managed, ResourcePool, ResourceStack, using,
+    AsyncResource, CleanupTracker, Managed, ResourcePool, ResourceStack, SharedManaged, using,
 };
 
 #[cfg(feature = "limit")]
