@@ -35,177 +35,24 @@
 //! Each example runs as a doctest when its feature is on (`cargo test -p uno --doc
 //! --all-features`). The patterns guide, `docs/guide.md`, goes further.
 //!
-//! ## Task groups (`taskgroup`)
+#![doc = include_str!("doc/taskgroup.md")]
 //!
-//! ```
-//! # #[cfg(feature = "taskgroup")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use uno::taskgroup::TaskGroup;
+#![doc = include_str!("doc/resource.md")]
 //!
-//! let group = TaskGroup::<u32, std::io::Error>::new();
-//! for n in 1..=3 {
-//!     group.spawn(async move { Ok(n * 10) })?;
-//! }
-//! // Every task is awaited; results come in spawn order; the first error cancels the rest.
-//! assert_eq!(group.join().await?, [10, 20, 30]);
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "taskgroup"))]
-//! # fn main() {}
-//! ```
+#![doc = include_str!("doc/tx.md")]
 //!
-//! ## Async resources (`resource`)
+#![doc = include_str!("doc/retry.md")]
 //!
-//! ```
-//! # #[cfg(feature = "resource")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use uno::resource::{AsyncResource, using};
+#![doc = include_str!("doc/batch.md")]
 //!
-//! struct Connection {
-//!     open: bool,
-//! }
+#![doc = include_str!("doc/limit.md")]
 //!
-//! impl AsyncResource for Connection {
-//!     type Error = std::io::Error;
-//!     async fn initialize(&mut self) -> Result<(), Self::Error> {
-//!         self.open = true;
-//!         Ok(())
-//!     }
-//!     async fn cleanup(&mut self) -> Result<(), Self::Error> {
-//!         self.open = false;
-//!         Ok(())
-//!     }
-//! }
+#![doc = include_str!("doc/signal.md")]
 //!
-//! // `cleanup` runs on every exit path: Ok, Err, panic and cancellation.
-//! let was_open = using(Connection { open: false }, async |conn| {
-//!     Ok::<_, std::io::Error>(conn.open)
-//! })
-//! .await?;
-//! assert!(was_open);
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "resource"))]
-//! # fn main() {}
-//! ```
+#![doc = include_str!("doc/breaker.md")]
 //!
-//! ## Transactions (`tx` with `sqlite`, `postgres` or `mysql`)
+#![doc = include_str!("doc/deadline.md")]
 //!
-//! ```
-//! # #[cfg(feature = "sqlite")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use uno::tx::transaction;
-//!
-//! let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
-//! // Commits on Ok; rolls back on Err, on panic and when the future is dropped.
-//! transaction(&pool, async |conn| {
-//!     sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY)").execute(&mut *conn).await?;
-//!     sqlx::query("INSERT INTO orders (id) VALUES (1)").execute(&mut *conn).await
-//! })
-//! .await?;
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "sqlite"))]
-//! # fn main() {}
-//! ```
-//!
-//! ## Retry (`retry`)
-//!
-//! ```
-//! # #[cfg(feature = "retry")]
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::time::Duration;
-//! use uno::retry::RetryPolicy;
-//!
-//! let policy = RetryPolicy::exponential(Duration::from_millis(100))
-//!     .max_attempts(3) // every call counts, the first included
-//!     .max_delay(Duration::from_secs(10))
-//!     .retry_if(|err: &std::io::Error| err.kind() == std::io::ErrorKind::TimedOut)
-//!     .build()?;
-//! let mut calls = 0;
-//! let answer = policy
-//!     .run(|| {
-//!         calls += 1;
-//!         let result = if calls < 3 { Err(std::io::ErrorKind::TimedOut.into()) } else { Ok(42) };
-//!         async move { result }
-//!     })
-//!     .await?;
-//! assert_eq!((answer, calls), (42, 3));
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "retry"))]
-//! # fn main() {}
-//! ```
-//!
-//! ## Batching (`batch`)
-//!
-//! ```
-//! # #[cfg(feature = "batch")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::time::Duration;
-//! use uno::batch::AsyncBatcher;
-//!
-//! // One call of the batch operation for many `add`s; each caller gets its own output.
-//! let batcher = AsyncBatcher::builder(|ids: Vec<u64>| async move {
-//!     Ok::<_, std::io::Error>(ids.iter().map(|id| id * 2).collect())
-//! })
-//! .max_batch_size(100)
-//! .max_wait_time(Duration::from_millis(10))
-//! .build()?;
-//! let (a, b) = tokio::join!(batcher.add(1), batcher.add(2));
-//! assert_eq!((a?, b?), (2, 4));
-//! batcher.close().await;
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "batch"))]
-//! # fn main() {}
-//! ```
-//!
-//! ## Concurrency limits (`limit`)
-//!
-//! ```
-//! # #[cfg(feature = "limit")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use uno::limit::Limiter;
-//!
-//! let limiter = Limiter::new(5)?; // Python's @concurrent_limited(max_concurrent=5)
-//! let double = limiter.wrap(|n: u32| async move { n * 2 });
-//! assert_eq!(double(21).await?, 42);
-//! assert_eq!(limiter.run(async { "limited" }).await?, "limited");
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "limit"))]
-//! # fn main() {}
-//! ```
-//!
-//! ## Signals and shutdown (`signal`)
-//!
-//! ```
-//! # #[cfg(feature = "signal")]
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use uno::signal::{Shutdown, Signal};
-//!
-//! // The first Ctrl-C or SIGTERM cancels the token; a second one forces exit (130/143).
-//! let shutdown = Shutdown::install([Signal::Interrupt, Signal::Terminate])?;
-//! let token = shutdown.token();
-//! shutdown.spawn("worker", async move {
-//!     token.cancelled().await; // work until asked to stop, then wind down
-//! })?;
-//! # shutdown.trigger(); // stands in for Ctrl-C here
-//! let report = shutdown.run().await;
-//! assert!(report.is_clean());
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "signal"))]
-//! # fn main() {}
-//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Every example here and in docs/guide.md must compile without a warning: users copy
 // them into code built with `-D warnings`.
@@ -220,6 +67,8 @@ pub mod batch {
     //! come from that crate and write `uno_batch::...`; with the umbrella, write
     //! `uno::batch::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-batch>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/batch.md")]
     #[doc(inline)]
     pub use uno_batch::*;
 }
@@ -232,6 +81,8 @@ pub mod breaker {
     //! come from that crate and write `uno_breaker::...`; with the umbrella, write
     //! `uno::breaker::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-breaker>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/breaker.md")]
     #[doc(inline)]
     pub use uno_breaker::*;
 }
@@ -244,6 +95,8 @@ pub mod deadline {
     //! come from that crate and write `uno_deadline::...`; with the umbrella, write
     //! `uno::deadline::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-deadline>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/deadline.md")]
     #[doc(inline)]
     pub use uno_deadline::*;
 }
@@ -256,6 +109,8 @@ pub mod limit {
     //! come from that crate and write `uno_limit::...`; with the umbrella, write
     //! `uno::limit::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-limit>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/limit.md")]
     #[doc(inline)]
     pub use uno_limit::*;
 }
@@ -268,6 +123,8 @@ pub mod resource {
     //! come from that crate and write `uno_resource::...`; with the umbrella, write
     //! `uno::resource::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-resource>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/resource.md")]
     #[doc(inline)]
     pub use uno_resource::*;
 }
@@ -280,6 +137,8 @@ pub mod retry {
     //! come from that crate and write `uno_retry::...`; with the umbrella, write
     //! `uno::retry::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-retry>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/retry.md")]
     #[doc(inline)]
     pub use uno_retry::*;
 }
@@ -292,6 +151,8 @@ pub mod signal {
     //! come from that crate and write `uno_signal::...`; with the umbrella, write
     //! `uno::signal::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-signal>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/signal.md")]
     #[doc(inline)]
     pub use uno_signal::*;
 }
@@ -304,6 +165,8 @@ pub mod taskgroup {
     //! come from that crate and write `uno_taskgroup::...`; with the umbrella, write
     //! `uno::taskgroup::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-taskgroup>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/taskgroup.md")]
     #[doc(inline)]
     pub use uno_taskgroup::*;
 }
@@ -316,6 +179,8 @@ pub mod tx {
     //! come from that crate and write `uno_tx::...`; with the umbrella, write
     //! `uno::tx::...` instead. The crate's own page, with its guide-style
     //! introduction, is <https://docs.rs/uno-tx>; `docs/guide.md` covers every pattern.
+    #![doc = ""]
+    #![doc = include_str!("doc/tx.md")]
     #[doc(inline)]
     pub use uno_tx::*;
 }
