@@ -104,3 +104,27 @@ async fn a_settled_task_error_converts_into_a_boxed_error() {
     let error = settle_one_with_question_mark().await.unwrap_err();
     assert_eq!(error.to_string(), "task failed: unplugged");
 }
+
+async fn sum_with_anyhow_errors(fail: bool) -> anyhow::Result<u32> {
+    let group = TaskGroup::<u32, anyhow::Error>::new();
+    group.spawn(async { Ok(1) })?;
+    group.spawn(async move {
+        if fail {
+            Err(anyhow::anyhow!("the disk is full"))
+        } else {
+            Ok(2)
+        }
+    })?;
+    Ok(group.join().await?.into_iter().sum())
+}
+
+#[tokio::test]
+async fn group_error_of_real_anyhow_tasks_converts_with_question_mark() {
+    assert_eq!(sum_with_anyhow_errors(false).await.unwrap(), 3);
+    let error = sum_with_anyhow_errors(true).await.unwrap_err();
+    assert!(error.to_string().contains("the disk is full"), "{error}");
+    let group_error = error
+        .downcast_ref::<GroupError<anyhow::Error>>()
+        .expect("a GroupError inside");
+    assert_eq!(group_error.failures().len(), 1);
+}

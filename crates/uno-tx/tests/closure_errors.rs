@@ -140,3 +140,44 @@ async fn the_database_error_is_found_inside_boxed_and_anyhow_shaped_errors() {
     let unrelated = AnyhowLike::from(std::io::Error::other("disk full"));
     assert!(unrelated.as_sqlx_error().is_none());
 }
+
+#[tokio::test]
+async fn a_real_anyhow_closure_commits_on_ok_rolls_back_on_err_and_keeps_the_database_error() {
+    use anyhow::Context as _;
+    let pool = pool().await;
+    let manager = TransactionManager::write(pool.clone());
+
+    manager
+        .run(async |conn| -> anyhow::Result<()> {
+            insert(conn, "run").await?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    transaction(&pool, async |conn| -> anyhow::Result<()> {
+        insert(conn, "transaction").await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+
+    let failed = manager
+        .run(async |conn| -> anyhow::Result<()> {
+            insert(conn, "rolled back").await?;
+            sqlx::query("INSERT INTO missing VALUES (1)")
+                .execute(&mut *conn)
+                .await
+                .context("while filing")?;
+            Ok(())
+        })
+        .await;
+    let Err(Error::Aborted(error)) = failed else {
+        panic!("expected the closure's error, got {failed:?}");
+    };
+    assert_eq!(error.to_string(), "while filing");
+    assert!(matches!(
+        error.as_sqlx_error(),
+        Some(sqlx::Error::Database(_))
+    ));
+    assert_eq!(names(&pool).await, ["run", "transaction"]);
+}
