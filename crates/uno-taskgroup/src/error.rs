@@ -403,10 +403,8 @@ impl<E> GroupError<E> {
 /// An error whenever the tasks' error type can be printed, so that `?` converts it
 /// into `anyhow::Error` or a boxed error (see [`GroupError`]); the source is the
 /// first failure.
-impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for GroupError<E> {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.failures
-            .first()
-            .map(|(_, error)| error as &(dyn std::error::Error + 'static))
-    }
-}
+/// The message already names the first failure, so `source()` returns `None`: an
+/// error that both printed its cause and returned it would show it twice in a report
+/// (`anyhow`'s `{:#}`, `eyre`). The failures themselves are in
+/// [`failures`](GroupError::failures), after a downcast from a boxed error.
+impl<E: fmt::Debug + fmt::Display + 'static> std::error::Error for GroupError<E> {}
