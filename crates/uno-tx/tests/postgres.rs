@@ -671,12 +671,18 @@ async fn a_deadline_stops_a_long_statement_on_the_server_and_rolls_back() {
         }),
     )
     .await;
-    // The run's own cap answers before the caller's `within` gives up.
-    let Ok(Err(error @ Error::DeadlinePassed { .. })) = outcome else {
-        panic!("expected the deadline error from run, got {outcome:?}");
-    };
-    assert!(!error.is_retryable());
-    assert!(error.to_string().contains("deadline"), "{error}");
+    // Either the run answers with its own error, or (on the real clock) the caller's
+    // `within` does: at the deadline the run still has to roll back, a round trip, and
+    // `within` does not wait for it; the dropped run then ends the transaction as any
+    // cancelled one does. Both say the deadline passed, and what follows holds for both.
+    match outcome {
+        Ok(Err(error @ Error::DeadlinePassed { .. })) => {
+            assert!(!error.is_retryable());
+            assert!(error.to_string().contains("deadline"), "{error}");
+        }
+        Err(_elapsed) => {}
+        other => panic!("expected the deadline to be reported, got {other:?}"),
+    }
     // Without the server-side limit, `pg_sleep(30)` would go on for half a minute
     // after the caller gave up. The server stops it a moment after the deadline; look
     // a bounded number of times (each look is one round trip, no sleeping).
