@@ -13,6 +13,11 @@
 //! With `max_concurrency`, tasks beyond the limit are not spawned at all: their futures
 //! wait in a queue, and each task that ends starts the next one. Nothing is spawned
 //! that has to wait, and a cancelled group simply drops its queue.
+//!
+//! This file owns the group's state machine (spawn, completion, failure, cancel,
+//! join polling) under one mutex. Two data structures it keeps under that mutex live
+//! in their own files, each stating its invariants: `slots` (the live tasks' abort
+//! handles, in reusable slots) and `id_runs` (the ids of kept results).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -33,6 +38,12 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{GroupError, PanicPayload, SpawnError, TaskError};
 use crate::settled::Settled;
 use crate::task::{self, Outcome, Stopped, Task, TaskGuard, TaskId};
+
+mod id_runs;
+mod slots;
+
+use self::id_runs::IdRuns;
+use self::slots::{Slots, Stop};
 
 pub(crate) struct Shared<T, E> {
     /// On cache lines of its own: every task's start and end lock it, from several
@@ -787,194 +798,6 @@ fn register(slot: &mut Option<Waker>, waker: &Waker) {
     }
 }
 
-/// The abort handles of live tasks, in reusable slots so that a task can find and free
-/// its own entry in constant time.
-#[derive(Default)]
-struct Slots {
-    entries: Vec<Slot>,
-    free: Vec<usize>,
-    live: usize,
-}
-
-enum Slot {
-    /// Free, with the abort handle of the task that used it last, if any (see the
-    /// module's documentation).
-    Vacant { ended: Option<AbortHandle> },
-    Live {
-        id: TaskId,
-        handle: Option<AbortHandle>,
-        /// Spawned (counted against the concurrency limit), not waiting in the queue.
-        running: bool,
-        /// The group (or its owner, through `abort`) chose to stop this task: if it
-        /// ends without an outcome, that is why. Group-wide aborts of running tasks
-        /// are in `aborted`.
-        stop: Option<Stop>,
-    },
-}
-
-impl Slots {
-    /// Takes a slot for task `id`; also returns the handle of the ended task that used
-    /// the slot before, to be dropped once the lock is released.
-    fn reserve(&mut self, id: TaskId, running: bool) -> (usize, Option<AbortHandle>) {
-        self.live += 1;
-        let entry = Slot::Live {
-            id,
-            handle: None,
-            running,
-            stop: None,
-        };
-        match self.free.pop() {
-            Some(slot) => match mem::replace(&mut self.entries[slot], entry) {
-                Slot::Vacant { ended } => (slot, ended),
-                // Free slots are vacant.
-                Slot::Live { .. } => (slot, None),
-            },
-            None => {
-                self.entries.push(entry);
-                (self.entries.len() - 1, None)
-            }
-        }
-    }
-
-    /// Stores the handle of task `id`, or gives it back when the task has ended already.
-    fn attach(&mut self, slot: usize, id: TaskId, handle: AbortHandle) -> Result<(), AbortHandle> {
-        match &mut self.entries[slot] {
-            Slot::Live {
-                id: live_id,
-                handle: stored,
-                ..
-            } if *live_id == id => {
-                *stored = Some(handle);
-                Ok(())
-            }
-            _ => Err(handle),
-        }
-    }
-
-    fn mark_running(&mut self, slot: usize) {
-        if let Slot::Live { running, .. } = &mut self.entries[slot] {
-            *running = true;
-        }
-    }
-
-    /// Marks the task in `slot` as stopped on purpose (see `Slot::Live::stop`).
-    fn mark_stopping(&mut self, slot: usize, why: Stop) {
-        if let Slot::Live { stop, .. } = &mut self.entries[slot] {
-            *stop = Some(why);
-        }
-    }
-
-    /// Frees the slot of task `id`; returns whether the task was running and whether it
-    /// was being stopped on purpose, or `None` if it was released already.
-    fn release(&mut self, slot: usize, id: TaskId) -> Option<Released> {
-        let (released, ended) = match &mut self.entries[slot] {
-            Slot::Live {
-                id: live_id,
-                running,
-                handle,
-                stop,
-            } if *live_id == id => (
-                Released {
-                    running: *running,
-                    stop: *stop,
-                },
-                handle.take(),
-            ),
-            _ => return None,
-        };
-        self.entries[slot] = Slot::Vacant { ended };
-        self.free.push(slot);
-        self.live -= 1;
-        Some(released)
-    }
-
-    fn take_handles(&mut self) -> Vec<AbortHandle> {
-        self.entries
-            .iter_mut()
-            .filter_map(|entry| match entry {
-                Slot::Live { handle, .. } => handle.take(),
-                Slot::Vacant { .. } => None,
-            })
-            .collect()
-    }
-
-    /// The handle of live task `id`, which is marked as being stopped on purpose: the
-    /// caller aborts it.
-    fn stop(&mut self, id: TaskId) -> Option<AbortHandle> {
-        self.entries.iter_mut().find_map(|entry| match entry {
-            Slot::Live {
-                id: live_id,
-                handle: Some(handle),
-                stop,
-                ..
-            } if *live_id == id => {
-                *stop = Some(Stop::ByOwner);
-                Some(handle.clone())
-            }
-            _ => None,
-        })
-    }
-}
-
-/// What `Slots::release` found about a task that ended.
-struct Released {
-    running: bool,
-    stop: Option<Stop>,
-}
-
-/// Why a task was stopped on purpose, when it ends without an outcome.
-#[derive(Clone, Copy)]
-enum Stop {
-    /// The owner aborted it with `abort(id)`: it is not reported at all.
-    ByOwner,
-    /// It was queued by `max_concurrency` and dropped unpolled when the group cancelled.
-    Unstarted,
-}
-
-/// Task ids in completion order, stored as runs of consecutive ids: tasks that finish
-/// in spawn order take one run between them, whatever their number.
-#[derive(Default)]
-struct IdRuns {
-    /// `(first id, length)` of each run, in completion order; no run is empty.
-    runs: VecDeque<(u64, u64)>,
-}
-
-impl IdRuns {
-    fn push_back(&mut self, id: TaskId) {
-        let id = id.as_u64();
-        if let Some((first, length)) = self.runs.back_mut()
-            && first.checked_add(*length) == Some(id)
-        {
-            *length += 1;
-            return;
-        }
-        self.runs.push_back((id, 1));
-    }
-
-    fn pop_front(&mut self) -> Option<TaskId> {
-        let (first, length) = self.runs.front_mut()?;
-        let id = *first;
-        *first += 1;
-        *length -= 1;
-        if *length == 0 {
-            self.runs.pop_front();
-        }
-        Some(TaskId::new(id))
-    }
-
-    fn into_ids(self) -> VecDeque<TaskId> {
-        self.runs
-            .into_iter()
-            .flat_map(|(first, length)| (first..first + length).map(TaskId::new))
-            .collect()
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> u64 {
-        self.runs.iter().map(|(_, length)| length).sum()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
@@ -994,9 +817,9 @@ mod tests {
             }
             let state = group.shared.lock();
             // Slots are reused, and `()` results need neither storage nor ids.
-            assert!(state.tasks.entries.len() <= BATCH);
+            assert!(state.tasks.count() <= BATCH);
             // Tasks that finish in spawn order share one run of ids.
-            assert_eq!(state.success_ids.runs.len(), 1);
+            assert_eq!(state.success_ids.run_count(), 1);
             assert_eq!(state.successes.len(), state.successes_reported as usize);
         }
         assert_eq!(group.join().await.unwrap().len(), 200 * BATCH);
