@@ -25,6 +25,7 @@ const FEATURES: &[&str] = &[
     "signal",
     "breaker",
     "deadline",
+    "macros",
     "sqlite",
     "postgres",
     "mysql",

@@ -13,12 +13,13 @@
 //! |-------------|-------------------|-----------------|---------|
 //! | `taskgroup` | [`taskgroup`]     | `uno-taskgroup` | yes     |
 //! | `resource`  | [`resource`]      | `uno-resource`  | yes     |
-//! | `retry`     | [`retry`]         | `uno-retry`     | yes     |
+//! | `retry`     | [`retry`](mod@retry) | `uno-retry`     | yes     |
 //! | `batch`     | [`batch`]         | `uno-batch`     | yes     |
 //! | `limit`     | [`limit`]         | `uno-limit`     | yes     |
 //! | `signal`    | [`signal`]        | `uno-signal`    | yes     |
 //! | `breaker`   | [`breaker`]       | `uno-breaker`   | yes     |
 //! | `deadline`  | [`deadline`]      | `uno-deadline`  | yes     |
+//! | `macros`    | [`macro@retry`], [`concurrent_limited`], [`limited`] | `uno-macros` (turns on `retry` and `limit`) | yes |
 //! | `tx`        | `tx`              | `uno-tx`        | no      |
 //! | `sqlite`, `postgres`, `mysql` | `tx` | `uno-tx` backends | no |
 //! | `tx-retry`  | —                 | retry of serialization failures in `uno-tx` | no |
@@ -186,6 +187,12 @@ pub mod tx {
 }
 
 pub mod prelude;
+
+// The seed's decorators. The attribute `retry` lives in the macro namespace, beside the
+// module `retry`: `#[uno::retry(..)]` and `uno::retry::RetryPolicy` both resolve.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use uno_macros::{concurrent_limited, limited, retry};
 
 /// Compiles the code of README.md's "From Python uno to Rust uno" table, warnings
 /// denied, so that a row a user copies works as written.
