@@ -53,8 +53,12 @@ pub(crate) fn expand(args: Arguments, function: ItemFn) -> syn::Result<TokenStre
         ));
     }
     let Some(output) = return_type(&function.sig).filter(|_| returns_something(&function)) else {
+        let span = match &function.sig.output {
+            syn::ReturnType::Default => function.sig.ident.span(),
+            syn::ReturnType::Type(_, ty) => ty.span(),
+        };
         return Err(syn::Error::new(
-            function.sig.output.span(),
+            span,
             "#[uno::retry] needs a function that returns a `Result` (the error decides whether to retry); return `Result<T, E>`",
         ));
     };
@@ -64,7 +68,13 @@ pub(crate) fn expand(args: Arguments, function: ItemFn) -> syn::Result<TokenStre
 
     let per_call =
         !function.sig.generics.params.is_empty() || contains_ident(output.clone(), "Self");
-    let policy_type = quote! {
+    // Spanned at the return type, so that a return type that is not a `Result` is
+    // reported there.
+    let output_span = match &function.sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => Span::call_site(),
+    };
+    let policy_type = quote_spanned! {output_span=>
         ::uno::retry::RetryPolicy<<#output as __UnoRetryResult>::Error>
     };
     let policy_binding = if per_call {
@@ -73,7 +83,7 @@ pub(crate) fn expand(args: Arguments, function: ItemFn) -> syn::Result<TokenStre
         quote! {
             static __UNO_POLICY: ::std::sync::LazyLock<#policy_type> =
                 ::std::sync::LazyLock::new(|| #policy);
-            let __uno_policy: &#policy_type = &__UNO_POLICY;
+            let __uno_policy = &*__UNO_POLICY;
         }
     };
 
@@ -235,8 +245,8 @@ fn attempt_arguments(function: &mut ItemFn) -> syn::Result<Vec<TokenStream>> {
         match argument {
             FnArg::Receiver(receiver) => {
                 if receiver.reference.is_none() || receiver.mutability.is_some() {
-                    return Err(syn::Error::new(
-                        receiver.span(),
+                    return Err(syn::Error::new_spanned(
+                        receiver,
                         "#[uno::retry] runs the body once per attempt, so it supports `&self` methods only; take `&self`",
                     ));
                 }
@@ -250,16 +260,16 @@ fn attempt_arguments(function: &mut ItemFn) -> syn::Result<Vec<TokenStream>> {
                     ..
                 }) = &mut *typed.pat
                 else {
-                    return Err(syn::Error::new(
-                        typed.pat.span(),
+                    return Err(syn::Error::new_spanned(
+                        &typed.pat,
                         "#[uno::retry] needs a plain name for each argument; destructure inside the body",
                     ));
                 };
                 let mutability = mutability.take();
                 match &*typed.ty {
                     Type::Reference(reference) if reference.mutability.is_some() => {
-                        return Err(syn::Error::new(
-                            typed.ty.span(),
+                        return Err(syn::Error::new_spanned(
+                            &typed.ty,
                             "#[uno::retry] cannot hand a `&mut` argument to more than one attempt; take it by `&` or as an owned `Clone` value",
                         ));
                     }

@@ -1,0 +1,6 @@
+#[uno::retry(backoff = quadratic)]
+async fn fetch() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

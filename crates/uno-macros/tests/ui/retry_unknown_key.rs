@@ -1,0 +1,6 @@
+#[uno::retry(max_attempt = 3)]
+async fn fetch() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}

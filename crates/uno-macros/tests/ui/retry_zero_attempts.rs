@@ -1,0 +1,6 @@
+#[uno::retry(max_attempts = 0)]
+async fn fetch() -> Result<(), String> {
+    Ok(())
+}
+
+fn main() {}
