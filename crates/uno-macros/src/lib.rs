@@ -1,10 +1,12 @@
 //! Attribute macros for uno: the seed's decorators, `@retry` and
-//! `@concurrent_limited`, as `#[uno::retry(..)]` and `#[uno::concurrent_limited(..)]`.
+//! `@concurrent_limited`, as `#[uno::retry(..)]` and `#[uno::concurrent_limited(..)]`,
+//! and `#[uno::main]`, a tokio main that exits through a `Shutdown` report.
 //!
 //! **Use these through the `uno` crate** (feature `macros`, on by default), not by
 //! depending on `uno-macros` directly: the code they generate names
 //! `::uno::retry::RetryPolicy` and `::uno::limit::Limiter`, so it compiles wherever
-//! `uno` is a dependency, and only there.
+//! `uno` is a dependency, and only there (`#[uno::main]` also names
+//! `::uno::signal` and `::tokio::runtime`).
 //!
 //! ```
 //! use std::sync::atomic::{AtomicU32, Ordering};
@@ -52,6 +54,7 @@ mod body;
 mod duration;
 mod limited;
 mod retry;
+mod service_main;
 
 use proc_macro::TokenStream;
 use syn::{ItemFn, parse_macro_input};
@@ -214,6 +217,54 @@ pub fn concurrent_limited(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn limited(args: TokenStream, item: TokenStream) -> TokenStream {
     limited_as("limited", args, item)
+}
+
+/// A tokio `main` that installs a
+/// [`Shutdown`](https://docs.rs/uno/latest/uno/signal/struct.Shutdown.html) on SIGINT
+/// and SIGTERM (Ctrl-C elsewhere) and exits through its report, the one exit path of
+/// a uno service.
+///
+/// The function is `async`, takes nothing or `&uno::signal::Shutdown` (to spawn work
+/// and read its token), and returns `()` or `Result<(), E>` with `E` convertible into
+/// a boxed error. After it returns, `Shutdown::run` waits for the spawned work and
+/// every drain (within the grace period); the process then exits with
+/// `report.exit_code()`. If the function returns an error, it is printed, the shutdown
+/// begins, and the exit code is at least 1. A report that is not clean is printed to
+/// standard error.
+///
+/// Keys, as `tokio::main`: `flavor = "multi_thread"` (the default) or
+/// `flavor = "current_thread"`, and `worker_threads = N`. The expansion names
+/// `::tokio::runtime::Builder`, so the crate needs `tokio` with the `rt` (and, for the
+/// default flavor, `rt-multi-thread`) feature, and `uno` with its `signal` feature
+/// (on by default).
+///
+/// # Examples
+///
+/// ```no_run
+/// use uno::signal::Shutdown;
+///
+/// #[uno::main(flavor = "current_thread")]
+/// async fn main(shutdown: &Shutdown) -> Result<(), uno::signal::SignalError> {
+///     let token = shutdown.token();
+///     shutdown.spawn("ticker", async move {
+///         token.cancelled().await;
+///     })?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # Panics
+///
+/// Panics if the tokio runtime cannot be built (as `tokio::main` does).
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(args as Arguments);
+    let function = parse_macro_input!(item as ItemFn);
+    // On a mistake, a plain `fn` of the same name stands in for the function, so the
+    // only error is the attribute's (an `async fn main` would add "main cannot be async").
+    let (vis, name) = (&function.vis, &function.sig.ident);
+    let stand_in = quote::quote!(#vis fn #name() {});
+    or_error(service_main::expand(args, function.clone()), stand_in)
 }
 
 fn limited_as(macro_name: &str, args: TokenStream, item: TokenStream) -> TokenStream {

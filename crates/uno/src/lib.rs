@@ -19,7 +19,7 @@
 //! | `signal`    | [`signal`]        | `uno-signal`    | yes     |
 //! | `breaker`   | [`breaker`]       | `uno-breaker`   | yes     |
 //! | `deadline`  | [`deadline`]      | `uno-deadline`  | yes     |
-//! | `macros`    | [`macro@retry`], [`concurrent_limited`], [`limited`] | `uno-macros` (turns on `retry` and `limit`) | yes |
+//! | `macros`    | [`macro@retry`], [`concurrent_limited`], [`limited`], [`main`] | `uno-macros` (turns on `retry` and `limit`) | yes |
 //! | `tx`        | `tx`              | `uno-tx`        | no      |
 //! | `sqlite`, `postgres`, `mysql` | `tx` | `uno-tx` backends | no |
 //! | `tx-retry`  | —                 | retry of serialization failures in `uno-tx` | no |
@@ -192,7 +192,7 @@ pub mod prelude;
 // module `retry`: `#[uno::retry(..)]` and `uno::retry::RetryPolicy` both resolve.
 #[cfg(feature = "macros")]
 #[doc(inline)]
-pub use uno_macros::{concurrent_limited, limited, retry};
+pub use uno_macros::{concurrent_limited, limited, main, retry};
 
 /// Compiles the code of README.md's "From Python uno to Rust uno" table, warnings
 /// denied, so that a row a user copies works as written.

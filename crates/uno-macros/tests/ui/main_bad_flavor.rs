@@ -1,0 +1,2 @@
+#[uno::main(flavor = "single")]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[uno::main]
+fn main() {}
