@@ -55,6 +55,8 @@ mod duration;
 mod limited;
 mod retry;
 mod service_main;
+#[cfg(test)]
+mod snapshot_tests;
 
 use proc_macro::TokenStream;
 use syn::{ItemFn, parse_macro_input};

@@ -221,3 +221,32 @@ async fn decorated_futures_are_send() {
     let length = assert_send(consumes_owned_and_borrowed_arguments(vec![], "", &counter)).await;
     assert_eq!(length, Ok(1));
 }
+
+const ATTEMPTS: u32 = 100;
+static ELAPSED_CALLS: AtomicU32 = AtomicU32::new(0);
+
+#[uno::retry(
+    max_attempts = ATTEMPTS,
+    backoff = decorrelated,
+    initial = Duration::from_millis(10),
+    max_delay = 200ms,
+    max_elapsed = 1s,
+    jitter = full
+)]
+async fn bounded_by_elapsed_time() -> Result<(), &'static str> {
+    ELAPSED_CALLS.fetch_add(1, Ordering::SeqCst);
+    Err("busy")
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_inline_key_is_honoured() {
+    let started = Instant::now();
+    assert_eq!(bounded_by_elapsed_time().await, Err("busy"));
+    let calls = ELAPSED_CALLS.load(Ordering::SeqCst);
+    assert!((2..ATTEMPTS).contains(&calls), "{calls} calls");
+    assert!(
+        started.elapsed() <= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
