@@ -250,3 +250,22 @@ async fn every_inline_key_is_honoured() {
         started.elapsed()
     );
 }
+
+struct Named {
+    name: String,
+}
+
+impl Named {
+    #[uno::retry(max_attempts = 2, initial = 1ms)]
+    async fn name(&self) -> Result<&str, String> {
+        Ok(&self.name)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn methods_may_return_borrows_of_self() {
+    let named = Named {
+        name: "uno".to_owned(),
+    };
+    assert_eq!(named.name().await, Ok("uno"));
+}
