@@ -1,15 +1,12 @@
-//! One task of a group: its id, and the wrapper that reports how it ended.
+//! One task of a group: its id, how its body can end, and the deadline it runs under.
+//!
+//! This is the bottom of the crate: it knows nothing of the group's state. The guard
+//! that reports a task's end to the group lives with that state, in `shared::run`.
 
 use std::any::Any;
 use std::fmt;
-use std::future::{Future, poll_fn};
-use std::panic::{self, AssertUnwindSafe};
-use std::pin::pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::future::Future;
 use std::task::Poll;
-
-use crate::shared::Shared;
 
 /// Identifies a task within its group.
 ///
@@ -78,108 +75,4 @@ impl<F: Future> Future for Body<F> {
             BodyProj::UnderDeadline { future } => future.poll(cx),
         }
     }
-}
-
-/// Reports a task's end to its group exactly once.
-///
-/// It is moved into the task's future when the task is spawned, so it is dropped with
-/// that future on every path: completion, abort before or after the first poll, and
-/// runtime shutdown. A guard dropped without [`finish`](Self::finish) reports a task
-/// that ended without an outcome.
-pub(crate) struct TaskGuard<T, E> {
-    shared: Arc<Shared<T, E>>,
-    slot: usize,
-    id: TaskId,
-    reported: bool,
-}
-
-impl<T, E> TaskGuard<T, E> {
-    pub(crate) fn new(shared: Arc<Shared<T, E>>, slot: usize, id: TaskId) -> Self {
-        TaskGuard {
-            shared,
-            slot,
-            id,
-            reported: false,
-        }
-    }
-
-    fn finish(mut self, outcome: Outcome<T, E>) {
-        self.reported = true;
-        self.shared.complete(self.slot, self.id, Some(outcome));
-    }
-}
-
-impl<T, E> Drop for TaskGuard<T, E> {
-    fn drop(&mut self) {
-        if !self.reported {
-            self.shared.complete(self.slot, self.id, None);
-        }
-    }
-}
-
-/// A task as it is handed to `tokio::spawn`: its body, and the guard that reports its
-/// end.
-///
-/// The body is declared first so that it is dropped first: a task that is dropped
-/// before its first poll (aborted, or by a runtime shutting down) drops everything its
-/// body captured before its guard reports the end, so `join` cannot return while the
-/// body's captures are still being dropped on another thread.
-pub(crate) struct Task<T, E, F> {
-    body: Body<F>,
-    guard: TaskGuard<T, E>,
-}
-
-impl<T, E, F: Future> Task<T, E, F> {
-    pub(crate) fn new(guard: TaskGuard<T, E>, body: F) -> Self {
-        Task {
-            body: Body::new(body),
-            guard,
-        }
-    }
-}
-
-/// The future that a group hands to `tokio::spawn` for each task.
-pub(crate) async fn run<T, E, F>(task: Task<T, E, F>)
-where
-    T: Send + 'static,
-    E: Send + 'static,
-    F: Future<Output = Result<T, E>> + Send + 'static,
-{
-    // Moved out one by one: locals are dropped in reverse order, so the body (declared
-    // last) is dropped before the guard on every path, as in `Task`.
-    let guard = task.guard;
-    let body = task.body;
-    // A task spawned while the group was being torn down must not start its body.
-    if guard.shared.aborted.load(Ordering::Acquire) {
-        return;
-    }
-    let mut body = pin!(Some(body));
-    let outcome = poll_fn(|cx| {
-        let Some(running) = body.as_mut().as_pin_mut() else {
-            // Not reached: the future is not polled again once it is ready.
-            return Poll::Pending;
-        };
-        let output = match panic::catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(output))) => Ok(output),
-            Ok(Poll::Ready(Err(_elapsed))) => Err(Stopped::DeadlinePassed),
-            Err(payload) => Err(Stopped::Panicked(payload)),
-        };
-        // The body is dropped here, under `catch_unwind` too, rather than after the
-        // outcome is reported: a body whose drop panics panicked, whatever it returned.
-        let dropped = panic::catch_unwind(AssertUnwindSafe(|| body.set(None)));
-        Poll::Ready(match (output, dropped) {
-            (Ok(output), Ok(())) => Ok(output),
-            // Dropped outside the lock, here: the result may run user code on drop.
-            (Ok(output), Err(payload)) => {
-                drop(output);
-                Err(Stopped::Panicked(payload))
-            }
-            // The first panic is the one to report; a second one, from the drop, is
-            // only a consequence.
-            (Err(stopped), _) => Err(stopped),
-        })
-    })
-    .await;
-    guard.finish(outcome);
 }
