@@ -331,7 +331,7 @@ async fn an_inner_poll_ready_error_comes_through_and_keeps_the_permit_until_drop
 #[should_panic(expected = "poll_ready")]
 async fn calling_before_poll_ready_panics() {
     let mut service = limited(&Limiter::new(1).unwrap(), &Backend::open());
-    let _ = service.call(1);
+    let _response = service.call(1);
 }
 
 async fn never_more_than_the_limit_under_concurrent_requests() {
