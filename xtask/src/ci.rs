@@ -30,7 +30,6 @@ const FEATURES: &[&str] = &[
     "postgres",
     "mysql",
     "tx-retry",
-    "tower",
     "tracing",
     "full",
 ];
