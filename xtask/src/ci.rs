@@ -30,6 +30,7 @@ const FEATURES: &[&str] = &[
     "postgres",
     "mysql",
     "tx-retry",
+    "tower",
     "tracing",
     "full",
 ];

@@ -1,10 +1,13 @@
 //! [`CircuitBreaker`], the shared handle: it takes the lock around the state machine for
 //! an admission and again for an outcome, never across the operation and never while
 //! the hook runs. A `Ticket` stands for an admitted call; dropping it without an outcome
-//! (the call was cancelled) gives a probe slot back.
+//! (the call was cancelled) gives a probe slot back. A ticket borrows the breaker in
+//! [`CircuitBreaker::call`] and owns a clone of it in the tower service's future.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -64,10 +67,13 @@ struct Shared<E> {
 }
 
 /// An admitted call. Dropped without [`finish`](Ticket::finish), it was cancelled.
-struct Ticket<'a, E> {
-    shared: &'a Shared<E>,
+///
+/// `B` is how it reaches its breaker: `&CircuitBreaker<E>` or an owned clone.
+pub(crate) struct Ticket<E, B: Borrow<CircuitBreaker<E>>> {
+    breaker: B,
     admission: Admission,
     finished: bool,
+    _error: PhantomData<fn(&E)>,
 }
 
 impl<E> CircuitBreaker<E> {
@@ -153,7 +159,7 @@ impl<E> CircuitBreaker<E> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let ticket = self.admit()?;
+        let ticket = Self::admit(self).map_err(rejected)?;
         // The operation's own state is not observed after a panic: the breaker only
         // records that it failed and resumes the panic.
         match AssertUnwindSafe(operation).catch_unwind().await {
@@ -162,12 +168,7 @@ impl<E> CircuitBreaker<E> {
                 Ok(value)
             }
             Ok(Err(error)) => {
-                let failed = self
-                    .shared
-                    .record_if
-                    .as_ref()
-                    .is_none_or(|record_if| record_if(&error));
-                ticket.finish(failed);
+                ticket.finish(self.records(&error));
                 Err(BreakerError::Inner(error))
             }
             Err(panic) => {
@@ -196,20 +197,46 @@ impl<E> CircuitBreaker<E> {
         state
     }
 
-    fn admit(&self) -> Result<Ticket<'_, E>, BreakerError<E>> {
-        let shared = &*self.shared;
+    /// Admits a call now, or says why not; the ticket reaches the breaker through
+    /// `breaker` (a borrow, or an owned clone for a future that outlives the borrow).
+    pub(crate) fn admit<B: Borrow<Self>>(breaker: B) -> Result<Ticket<E, B>, Rejection> {
+        let shared = &*breaker.borrow().shared;
         let now = Instant::now();
         let (admission, change) = shared.lock().admit(&shared.config, now);
         shared.notify(change);
-        match admission {
-            Ok(admission) => Ok(Ticket {
-                shared,
-                admission,
-                finished: false,
-            }),
-            Err(Rejection::Open { retry_after }) => Err(BreakerError::Open { retry_after }),
-            Err(Rejection::HalfOpenBusy) => Err(BreakerError::HalfOpenBusy),
-        }
+        Ok(Ticket {
+            admission: admission?,
+            breaker,
+            finished: false,
+            _error: PhantomData,
+        })
+    }
+
+    /// Why a call would be refused now, if it would; it takes no probe slot. An open
+    /// duration that has passed turns into half-open here, as in [`state`](Self::state).
+    // Used by the tower service only.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn rejection(&self) -> Option<Rejection> {
+        let shared = &*self.shared;
+        let (rejection, change) = shared.lock().peek(&shared.config, Instant::now());
+        shared.notify(change);
+        rejection
+    }
+
+    /// Whether `error` counts as a failure ([`record_if`](CircuitBreakerBuilder::record_if)).
+    pub(crate) fn records(&self, error: &E) -> bool {
+        self.shared
+            .record_if
+            .as_ref()
+            .is_none_or(|record_if| record_if(error))
+    }
+}
+
+/// The error a refused call returns.
+pub(crate) fn rejected<X>(rejection: Rejection) -> BreakerError<X> {
+    match rejection {
+        Rejection::Open { retry_after } => BreakerError::Open { retry_after },
+        Rejection::HalfOpenBusy => BreakerError::HalfOpenBusy,
     }
 }
 
@@ -232,24 +259,32 @@ impl<E> Shared<E> {
     }
 }
 
-impl<E> Ticket<'_, E> {
-    fn finish(mut self, failed: bool) {
+impl<E, B: Borrow<CircuitBreaker<E>>> Ticket<E, B> {
+    /// Records the call's outcome.
+    pub(crate) fn finish(mut self, failed: bool) {
         self.finished = true;
+        let shared = &*self.breaker.borrow().shared;
         let now = Instant::now();
-        let change = self
-            .shared
+        let change = shared
             .lock()
-            .record(&self.shared.config, self.admission, failed, now);
-        self.shared.notify(change);
+            .record(&shared.config, self.admission, failed, now);
+        shared.notify(change);
+    }
+
+    /// The breaker this call was admitted by.
+    // Used by the tower service only.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn breaker(&self) -> &CircuitBreaker<E> {
+        self.breaker.borrow()
     }
 }
 
-impl<E> Drop for Ticket<'_, E> {
+impl<E, B: Borrow<CircuitBreaker<E>>> Drop for Ticket<E, B> {
     fn drop(&mut self) {
         // Only a probe has something to give back, so a cancelled call in the closed
         // state does not take the lock.
         if !self.finished && self.admission.is_probe() {
-            self.shared.lock().cancel(self.admission);
+            self.breaker.borrow().shared.lock().cancel(self.admission);
         }
     }
 }

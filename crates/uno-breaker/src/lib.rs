@@ -81,6 +81,8 @@
 //! # Features
 //!
 //! - `tracing`: a `debug` event on every change of state.
+//! - `tower`: [`tower::BreakerLayer`], a tower middleware that puts a breaker in front
+//!   of a service and fails fast while it is open.
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -99,6 +101,9 @@ mod breaker;
 mod builder;
 mod error;
 mod state;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 mod window;
 
 pub use crate::breaker::CircuitBreaker;

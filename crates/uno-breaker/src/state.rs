@@ -128,17 +128,12 @@ impl Core {
                 generation,
                 probe: false,
             }),
-            Phase::Open { until } => Err(Rejection::Open {
-                retry_after: until
-                    .map_or(Duration::MAX, |until| until.saturating_duration_since(now)),
-            }),
+            Phase::Open { until } => Err(open_rejection(*until, now)),
             Phase::HalfOpen {
                 in_flight,
                 successes,
             } => {
-                // Both stay within `half_open_calls`, so the sum fits a u64.
-                if u64::from(*in_flight) + u64::from(*successes) < u64::from(config.half_open_calls)
-                {
+                if has_probe_slot(config, *in_flight, *successes) {
                     *in_flight += 1;
                     Ok(Admission {
                         generation,
@@ -150,6 +145,24 @@ impl Core {
             }
         };
         (admission, change)
+    }
+
+    /// Why a call would be refused at `now`, if it would, without admitting it: no
+    /// probe slot is taken. An elapsed open duration turns into half-open, as in
+    /// [`state`](Self::state).
+    // Used by the tower service only.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn peek(&mut self, config: &Config, now: Instant) -> (Option<Rejection>, Change) {
+        let change = self.refresh(now);
+        let rejection = match self.phase {
+            Phase::Closed => None,
+            Phase::Open { until } => Some(open_rejection(until, now)),
+            Phase::HalfOpen {
+                in_flight,
+                successes,
+            } => (!has_probe_slot(config, in_flight, successes)).then_some(Rejection::HalfOpenBusy),
+        };
+        (rejection, change)
     }
 
     /// Records the outcome of an admitted call that finished at `now`.
@@ -250,4 +263,17 @@ impl Core {
             window.clear();
         }
     }
+}
+
+/// The refusal of a breaker open until `until` (`None`: forever), at `now`.
+fn open_rejection(until: Option<Instant>, now: Instant) -> Rejection {
+    Rejection::Open {
+        retry_after: until.map_or(Duration::MAX, |until| until.saturating_duration_since(now)),
+    }
+}
+
+/// Whether a half-open breaker with these probes can admit one more.
+fn has_probe_slot(config: &Config, in_flight: u32, successes: u32) -> bool {
+    // Both stay within `half_open_calls`, so the sum fits a u64.
+    u64::from(in_flight) + u64::from(successes) < u64::from(config.half_open_calls)
 }

@@ -67,8 +67,14 @@
 //! | `trio.move_on_after(d)` | `within(d, fut).await.ok()` |
 //! | `trio.current_effective_deadline()` | [`current()`](current) |
 //!
+//! # Features
+//!
+//! - `tower`: [`tower::DeadlineLayer`], a tower middleware that runs every request
+//!   under a deadline that the layers and code below it see.
+//!
 //! This crate is part of [uno](https://docs.rs/uno); it is a leaf on tokio alone, so
 //! every uno pattern crate may depend on it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
 use std::future::Future;
@@ -77,6 +83,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
+
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 tokio::task_local! {
     /// The effective deadline of the future being polled (`None`: no deadline).

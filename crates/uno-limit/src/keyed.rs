@@ -299,6 +299,11 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         self.inner.limit
     }
 
+    /// What this limiter does when a key is full.
+    pub fn on_full(&self) -> FullPolicy {
+        self.inner.on_full
+    }
+
     /// Closes the limiter for every key: waiting callers and every later request fail
     /// with [`LimitError::Closed`]; running operations finish.
     pub fn close(&self) {

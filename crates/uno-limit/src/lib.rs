@@ -57,6 +57,8 @@
 //!   changes its adaptive limit.
 //! - `quanta`: [`RateClock::Quanta`], a faster clock for rate limits (the one
 //!   `governor` uses) that does not follow tokio's paused time.
+//! - `tower`: [`tower::LimitLayer`], a tower middleware that puts any of these
+//!   limiters in front of a service, with back-pressure through `poll_ready`.
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -69,6 +71,8 @@ mod limiter;
 mod policy;
 mod rate;
 mod stream;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use crate::adaptive::{
     AdaptiveLimiter, AdaptivePermit, Aimd, AimdBuilder, Gradient2, Gradient2Builder,

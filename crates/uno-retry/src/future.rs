@@ -36,6 +36,17 @@ pin_project! {
         policy: &'a RetryPolicy<E>,
         operation: F,
         value_predicate: V,
+        #[pin]
+        run: Run<Fut>,
+    }
+}
+
+pin_project! {
+    /// The progress of one run: what [`Retry`] and the tower service's future (which
+    /// owns its policy and makes its attempts from a service) share. The policy, the
+    /// operation and the judgement of `Ok` values are handed to every poll, so the
+    /// same loop serves a borrowed and an owned policy.
+    pub(crate) struct Run<Fut> {
         // Calls made so far.
         attempt: u32,
         // Set at the first poll when the policy has `max_elapsed`.
@@ -134,11 +145,7 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             policy,
             operation,
             value_predicate: NoValuePredicate,
-            attempt: 0,
-            started: None,
-            delays: None,
-            timer: None,
-            state: State::Idle,
+            run: Run::new(),
         }
     }
 
@@ -176,11 +183,7 @@ impl<'a, F, Fut, E> Retry<'a, F, Fut, E> {
             policy: self.policy,
             operation: self.operation,
             value_predicate: predicate,
-            attempt: self.attempt,
-            started: self.started,
-            delays: self.delays,
-            timer: self.timer,
-            state: self.state,
+            run: self.run,
         }
     }
 }
@@ -194,8 +197,59 @@ where
     type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let value_predicate = this.value_predicate;
+        this.run.poll_run(cx, this.policy, this.operation, |value| {
+            value_predicate.should_retry(value).then_some(None)
+        })
+    }
+}
+
+impl<Fut> Run<Fut> {
+    pub(crate) fn new() -> Self {
+        Self {
+            attempt: 0,
+            started: None,
+            delays: None,
+            timer: None,
+            state: State::Idle,
+        }
+    }
+
+    /// Calls made so far.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// What the run is doing, for `Debug`.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Idle => "idle",
+            State::Running { .. } => "running",
+            State::Sleeping => "sleeping",
+            State::Done => "done",
+        }
+    }
+}
+
+impl<Fut, T, E> Run<Fut>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    /// Drives the run under `policy`: calls `operation` for every attempt, judges each
+    /// outcome, sleeps between attempts, and resolves to the outcome that ended it.
+    ///
+    /// Errors are judged by the policy (`retry_if`, `delay_hint`, `notify`); an `Ok`
+    /// value by `retry_ok`, which returns `None` to keep it and `Some(hint)` to retry
+    /// it, after the hinted delay if there is one (capped as an error's hint is).
+    pub(crate) fn poll_run(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        policy: &RetryPolicy<E>,
+        mut operation: impl FnMut() -> Fut,
+        mut retry_ok: impl FnMut(&T) -> Option<Option<Duration>>,
+    ) -> Poll<Result<T, E>> {
         let mut this = self.project();
-        let policy = *this.policy;
         loop {
             // Each arm either moves to the next state and loops, or yields the
             // outcome of an attempt, which the code below the match judges.
@@ -210,7 +264,7 @@ where
                         }
                     }
                     *this.attempt = this.attempt.saturating_add(1);
-                    let attempt = (this.operation)();
+                    let attempt = operation();
                     if let Some(timeout) = policy.attempt_timeout {
                         // The caller's deadline caps the attempt (read only here and
                         // before a sleep, never on a success without a timeout).
@@ -253,8 +307,7 @@ where
                     delays: this.delays,
                 };
                 match &result {
-                    Ok(value) if this.value_predicate.should_retry(value) => run.next_delay(None),
-                    Ok(_) => None,
+                    Ok(value) => retry_ok(value).and_then(|hint| run.next_delay(hint)),
                     Err(error)
                         if timed_out || policy.retry_if.as_ref().is_none_or(|p| p(error)) =>
                     {
@@ -382,16 +435,10 @@ fn give_up(attempt: u32, reason: &'static str) {
 
 impl<F, Fut, E, V> fmt::Debug for Retry<'_, F, Fut, E, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.state {
-            State::Idle => "idle",
-            State::Running { .. } => "running",
-            State::Sleeping => "sleeping",
-            State::Done => "done",
-        };
         f.debug_struct("Retry")
             .field("policy", self.policy)
-            .field("attempt", &self.attempt)
-            .field("state", &state)
+            .field("attempt", &self.run.attempt())
+            .field("state", &self.run.state_name())
             .finish_non_exhaustive()
     }
 }

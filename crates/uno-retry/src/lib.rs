@@ -73,6 +73,9 @@
 //! - `tracing`: a `debug` event for every retry and for giving up.
 //! - `backoff`: [`Delays`] implements `backoff::backoff::Backoff`. That crate is
 //!   unmaintained (RUSTSEC-2025-0012), so the feature is off by default.
+//! - `tower`: [`tower::RetryLayer`], a tower middleware that retries a service's
+//!   requests under a policy (requests must be `Clone`), and [`tower::retry_after`],
+//!   which reads an HTTP response's `Retry-After`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod budget;
@@ -82,6 +85,9 @@ mod error;
 mod future;
 mod policy;
 mod strategy;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 
 pub use budget::RetryBudget;
 pub use builder::{RetryPolicyBuilder, UNLIMITED_MAX_DELAY};
