@@ -101,7 +101,10 @@ async fn errors_open_the_breaker_and_then_calls_fail_fast() {
     let mut service = guarded(&breaker, &backend);
     for _ in 0..2 {
         let error = send(&mut service, Do::Fail).await.unwrap_err();
-        assert!(error.is::<std::io::Error>(), "the inner error, boxed as it is");
+        assert!(
+            error.is::<std::io::Error>(),
+            "the inner error, boxed as it is"
+        );
     }
     assert_eq!(breaker.state(), State::Open);
 
@@ -112,7 +115,11 @@ async fn errors_open_the_breaker_and_then_calls_fail_fast() {
             retry_after: Duration::from_secs(30)
         })
     );
-    assert_eq!(backend.calls(), 2, "an open breaker does not call the service");
+    assert_eq!(
+        backend.calls(),
+        2,
+        "an open breaker does not call the service"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -150,7 +157,11 @@ async fn an_open_breaker_is_ready_without_asking_the_inner_service() {
     assert!(send(&mut service, Do::Fail).await.is_err());
     backend.not_ready.store(true, Ordering::SeqCst);
     // The inner service is not ready, but an open breaker fails fast all the same.
-    let ready = service.ready().now_or_never().expect("ready at once").unwrap();
+    let ready = service
+        .ready()
+        .now_or_never()
+        .expect("ready at once")
+        .unwrap();
     let error = ready.call(Do::Answer(200)).await.unwrap_err();
     assert!(rejection(&error).is_some());
 }
@@ -168,7 +179,11 @@ async fn a_breaker_that_opens_while_a_caller_waits_for_readiness_fails_it_fast()
     let _ = breaker
         .call(async { Err::<(), _>(std::io::Error::other("down")) })
         .await;
-    let ready = service.ready().now_or_never().expect("ready at once").unwrap();
+    let ready = service
+        .ready()
+        .now_or_never()
+        .expect("ready at once")
+        .unwrap();
     assert!(rejection(&ready.call(Do::Answer(200)).await.unwrap_err()).is_some());
     assert_eq!(backend.calls(), 0);
 }

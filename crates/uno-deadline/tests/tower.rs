@@ -84,7 +84,9 @@ async fn the_inner_error_is_boxed_as_it_is() {
     });
     let service = DeadlineLayer::new(Duration::from_secs(1)).layer(failing);
     let error = service.oneshot(()).await.unwrap_err();
-    let io = error.downcast_ref::<std::io::Error>().expect("the io error");
+    let io = error
+        .downcast_ref::<std::io::Error>()
+        .expect("the io error");
     assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 

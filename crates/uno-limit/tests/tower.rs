@@ -152,9 +152,15 @@ async fn dropping_the_response_future_gives_the_permit_back() {
     let mut service = limited(&limiter, &backend);
     let mut response = service.ready().await.unwrap().call(1);
     assert!((&mut response).now_or_never().is_none());
-    assert_eq!((limiter.in_flight(), backend.running.load(Ordering::SeqCst)), (1, 1));
+    assert_eq!(
+        (limiter.in_flight(), backend.running.load(Ordering::SeqCst)),
+        (1, 1)
+    );
     drop(response);
-    assert_eq!((limiter.in_flight(), backend.running.load(Ordering::SeqCst)), (0, 0));
+    assert_eq!(
+        (limiter.in_flight(), backend.running.load(Ordering::SeqCst)),
+        (0, 0)
+    );
 }
 
 #[tokio::test]
@@ -288,7 +294,9 @@ async fn the_callers_deadline_bounds_the_wait_in_poll_ready() {
     let started = Instant::now();
     let outcome = uno_deadline::within(Duration::from_secs(1), service.oneshot(1)).await;
     // The limiter answers first, with its own error.
-    let error = outcome.expect("the limiter answers at the deadline").unwrap_err();
+    let error = outcome
+        .expect("the limiter answers at the deadline")
+        .unwrap_err();
     assert_eq!(limit_error(&error), &LimitError::DeadlinePassed);
     assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
@@ -300,7 +308,9 @@ async fn the_inner_error_is_boxed_as_it_is() {
     });
     let service = LimitLayer::new(Limiter::new(1).unwrap()).layer(failing);
     let error = service.oneshot(1).await.unwrap_err();
-    let io = error.downcast_ref::<std::io::Error>().expect("the io error");
+    let io = error
+        .downcast_ref::<std::io::Error>()
+        .expect("the io error");
     assert_eq!(io.kind(), std::io::ErrorKind::BrokenPipe);
 }
 

@@ -86,7 +86,11 @@ async fn a_full_key_waits_in_the_response_future_and_other_keys_pass() {
     // `poll_ready` only asks the inner service: the key is not known yet.
     let mut second_a = service.ready().await.unwrap().call(Query { tenant: "a" });
     let only_b = service.ready().await.unwrap().call(Query { tenant: "b" });
-    assert_eq!(backend.calls(), 2, "the second request for `a` waits uncalled");
+    assert_eq!(
+        backend.calls(),
+        2,
+        "the second request for `a` waits uncalled"
+    );
     assert!((&mut second_a).now_or_never().is_none());
     assert_eq!(limiter.waiting(), 1);
 
@@ -190,9 +194,8 @@ fn aimd(initial: usize) -> AdaptiveLimiter {
 #[tokio::test]
 async fn an_adaptive_limit_learns_from_each_response() {
     let limiter = aimd(10);
-    let failing = tower::service_fn(|_: u32| async {
-        Err::<u32, _>(std::io::Error::other("overloaded"))
-    });
+    let failing =
+        tower::service_fn(|_: u32| async { Err::<u32, _>(std::io::Error::other("overloaded")) });
     let service = LimitLayer::adaptive(limiter.clone()).layer(failing);
     let error = service.clone().oneshot(1).await.unwrap_err();
     assert!(error.is::<std::io::Error>());

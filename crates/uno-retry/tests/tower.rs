@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
@@ -197,7 +197,11 @@ async fn a_retry_after_past_the_deadline_gives_up_with_the_response() {
         .await
         .expect("the retry gives up before the deadline");
     assert_eq!(outcome.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(started.elapsed(), Duration::ZERO, "it never sleeps into the deadline");
+    assert_eq!(
+        started.elapsed(),
+        Duration::ZERO,
+        "it never sleeps into the deadline"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -240,12 +244,30 @@ async fn an_attempt_timeout_cuts_a_hung_attempt_and_retries() {
 }
 
 /// A service whose clones count how often they are polled for readiness and called,
-/// and which is ready only once `open` is set.
-#[derive(Clone)]
+/// and which is ready only while its gate is open. A closed gate keeps the waker of the
+/// last `poll_ready` and wakes it when opened (never busy-polling, so paused time can
+/// advance while a clone waits).
+#[derive(Clone, Default)]
 struct Gated {
-    open: Arc<AtomicBool>,
+    gate: Arc<Mutex<Gate>>,
     polls: Arc<AtomicU32>,
     calls: Arc<AtomicU32>,
+}
+
+#[derive(Default)]
+struct Gate {
+    open: bool,
+    waiting: Option<Waker>,
+}
+
+impl Gated {
+    fn open(&self) {
+        let mut gate = self.gate.lock().unwrap();
+        gate.open = true;
+        if let Some(waker) = gate.waiting.take() {
+            waker.wake();
+        }
+    }
 }
 
 impl Service<()> for Gated {
@@ -255,20 +277,18 @@ impl Service<()> for Gated {
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), std::io::Error>> {
         self.polls.fetch_add(1, Ordering::SeqCst);
-        match self.open.load(Ordering::SeqCst) {
-            true => Poll::Ready(Ok(())),
-            false => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
+        let mut gate = self.gate.lock().unwrap();
+        if gate.open {
+            return Poll::Ready(Ok(()));
         }
+        gate.waiting = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     fn call(&mut self, (): ()) -> Self::Future {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        // Fails the first call only; the gate closes after it.
-        let first = self.calls.load(Ordering::SeqCst) == 1;
-        self.open.store(false, Ordering::SeqCst);
+        let first = self.calls.fetch_add(1, Ordering::SeqCst) == 0;
+        // Fails the first call only; the gate closes after every call.
+        self.gate.lock().unwrap().open = false;
         std::future::ready(match first {
             true => Err(std::io::Error::other("first")),
             false => Ok(()),
@@ -278,21 +298,23 @@ impl Service<()> for Gated {
 
 #[tokio::test(start_paused = true)]
 async fn a_later_attempt_waits_for_a_ready_clone_inside_the_response() {
-    let gated = Gated {
-        open: Arc::new(AtomicBool::new(true)),
-        polls: Arc::default(),
-        calls: Arc::default(),
-    };
+    let gated = Gated::default();
+    gated.open();
     let mut service = RetryLayer::new(constant(10, 3)).layer(gated.clone());
     // The first attempt uses the readiness `poll_ready` gave.
     let response = service.ready().await.unwrap().call(());
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(response);
-    // The first call failed and closed the gate: the retry waits for readiness.
+    // The first call failed and closed the gate. Paused time runs past the 10 ms delay
+    // once every task waits: the retry then waits for a ready clone, without calling.
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(gated.calls.load(Ordering::SeqCst), 1);
     assert!(gated.polls.load(Ordering::SeqCst) > 1);
-    gated.open.store(true, Ordering::SeqCst);
+    assert!(
+        !tasks.is_empty() && tasks.try_join_next().is_none(),
+        "still waiting"
+    );
+    gated.open();
     tasks.join_next().await.unwrap().unwrap().unwrap();
     assert_eq!(gated.calls.load(Ordering::SeqCst), 2);
 }

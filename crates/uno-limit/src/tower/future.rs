@@ -260,16 +260,17 @@ where
         loop {
             let response = match state.as_mut().project() {
                 KeyedStateProj::Running { response } => return response.poll(cx),
-                KeyedStateProj::Waiting { acquire, call } => match ready!(acquire.as_mut().poll(cx))
-                {
-                    Ok(permit) => {
-                        let (mut service, request) = call
-                            .take()
-                            .expect("a keyed response future calls its service once");
-                        ResponseFuture::called(service.call(request), permit)
+                KeyedStateProj::Waiting { acquire, call } => {
+                    match ready!(acquire.as_mut().poll(cx)) {
+                        Ok(permit) => {
+                            let (mut service, request) = call
+                                .take()
+                                .expect("a keyed response future calls its service once");
+                            ResponseFuture::called(service.call(request), permit)
+                        }
+                        Err(error) => ResponseFuture::refused(error),
                     }
-                    Err(error) => ResponseFuture::refused(error),
-                },
+                }
             };
             state.set(KeyedState::Running { response });
         }

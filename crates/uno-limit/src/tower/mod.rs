@@ -83,7 +83,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// | --- | --- | --- |
 /// | [`LimitLayer::new`] | a [`Limiter`]: at most `n` requests in flight | as its [`FullPolicy`] says: wait in `poll_ready`, wait up to a timeout, or refuse |
 /// | [`LimitLayer::rate`], [`LimitLayer::rate_with_policy`] | a [`RateLimiter`]: at most `count` requests start per `period` | wait in `poll_ready` for the next slot, or as the given [`FullPolicy`] says |
-/// | [`LimitLayer::adaptive`] | an [`AdaptiveLimiter`], taught by every response ([`AdaptiveLimit::classify`]) | as its [`FullPolicy`] says |
+/// | [`LimitLayer::adaptive`] | an [`AdaptiveLimiter`], taught by every response ([`LimitLayer::classify`]) | as its [`FullPolicy`] says |
 /// | [`LimitLayer::keyed`] | a [`KeyedLimiter`], keyed by a function of the request | as its [`FullPolicy`] says, in the response future |
 ///
 /// See the [module documentation](self) for how it follows tower's conventions.
@@ -321,7 +321,7 @@ impl<K: Hash + Eq, F> LimitLayer<KeyedLimit<K, F>> {
     ///     text: String,
     /// }
     ///
-    /// let per_tenant = KeyedLimiter::new(4)?;
+    /// let per_tenant: KeyedLimiter<String> = KeyedLimiter::new(4)?;
     /// let layer = LimitLayer::keyed(per_tenant, |query: &Query| query.tenant.clone());
     /// # let _ = layer;
     /// # Ok::<(), LimitError>(())

@@ -238,8 +238,7 @@ where
                 let clone = self.inner.clone();
                 let ready = mem::replace(&mut self.inner, clone);
                 let limiter = limiter.clone();
-                let acquire: Acquire<_> =
-                    Box::pin(async move { limiter.acquire(key).await });
+                let acquire: Acquire<_> = Box::pin(async move { limiter.acquire(key).await });
                 KeyedResponseFuture::waiting(acquire, ready, request)
             }
             Err((error, _)) => KeyedResponseFuture::refused(error),
