@@ -115,6 +115,36 @@ async fn ok_responses_are_kept_unless_retry_if_ok_says_otherwise() {
     assert_eq!(backend.calls(), 3);
 }
 
+/// The first attempt is polled in place when the policy keeps no clock or budget, and
+/// by the run otherwise; either way each response is judged once, and a first
+/// response judged worth retrying is retried.
+#[tokio::test(start_paused = true)]
+async fn each_response_is_judged_once_whether_or_not_the_first_runs_in_place() {
+    let with_budget = RetryPolicy::constant(Duration::from_millis(10))
+        .max_attempts(5)
+        .budget(RetryBudget::new(Duration::from_secs(10), 10, 1.0).unwrap())
+        .build()
+        .unwrap();
+    for policy in [constant(10, 5), with_budget] {
+        let backend = Scripted::new(&[Ok(503), Ok(503), Ok(200)]);
+        let judged = Arc::new(AtomicU32::new(0));
+        let seen = judged.clone();
+        let service = RetryLayer::new(policy)
+            .retry_if_ok(move |status: &u16| {
+                seen.fetch_add(1, Ordering::SeqCst);
+                *status == 503
+            })
+            .layer(backend.clone());
+        assert_eq!(service.oneshot("ping".into()).await.unwrap(), 200);
+        assert_eq!(backend.calls(), 3);
+        assert_eq!(
+            judged.load(Ordering::SeqCst),
+            3,
+            "one judgement per response"
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_last_ok_response_comes_back_when_the_policy_gives_up() {
     let backend = Scripted::new(&[Ok(503)]);

@@ -6,6 +6,7 @@
 //! calls it, all inside the attempt's future: the run's limits (`attempt_timeout`,
 //! `max_elapsed`, the caller's deadline) bound that wait as they bound the call.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -46,12 +47,39 @@ pin_project! {
         // What later attempts clone: the inner service and the request.
         service: S,
         request: Req,
-        // The first attempt, made in `call`, until the run starts it.
-        first: Option<S::Future>,
         retry_if_ok: V,
         delay_hint_ok: H,
+        // The first attempt, made in `call`.
+        #[pin]
+        first: First<S::Future, Result<S::Response, S::Error>>,
         #[pin]
         run: Run<Attempt<S, Req>>,
+    }
+}
+
+pin_project! {
+    /// Where the first attempt is. A policy that keeps nothing from before the first
+    /// call (no budget, `max_elapsed` or `attempt_timeout`) lets the response future
+    /// poll it in place, so a first answer that is kept costs no more than the call;
+    /// only an outcome to judge goes to the run, as attempt 1. Other policies hand the
+    /// call itself to the run, which starts their clocks and budget first.
+    #[project = FirstProj]
+    enum First<F, O> {
+        // Polled here until it answers.
+        InPlace {
+            #[pin]
+            future: F,
+        },
+        // Not yet polled: the run takes it as its first attempt.
+        ForRun {
+            future: Option<F>,
+        },
+        // Answered in place; the run takes the answer as its first attempt's.
+        Answered {
+            outcome: Option<O>,
+        },
+        // Given to the run, or returned.
+        Gone,
     }
 }
 
@@ -70,6 +98,10 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
+        // The first attempt, answered before the run started.
+        Answered {
+            outcome: Option<Result<S::Response, S::Error>>,
+        },
     }
 }
 
@@ -85,13 +117,22 @@ where
         retry_if_ok: V,
         delay_hint_ok: H,
     ) -> Self {
+        let in_place = policy.budget.is_none()
+            && policy.max_elapsed.is_none()
+            && policy.attempt_timeout.is_none();
+        let first = match in_place {
+            true => First::InPlace { future: first },
+            false => First::ForRun {
+                future: Some(first),
+            },
+        };
         ResponseFuture {
             policy,
             service,
             request,
-            first: Some(first),
             retry_if_ok,
             delay_hint_ok,
+            first,
             run: Run::new(),
         }
     }
@@ -108,18 +149,44 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (service, request, first) = (this.service, this.request, this.first);
+        let (service, request, mut first) = (this.service, this.request, this.first);
         let (retry_if_ok, delay_hint_ok) = (this.retry_if_ok, this.delay_hint_ok);
-        let operation = || match first.take() {
-            Some(future) => Attempt::Called { future },
-            None => Attempt::NotReady {
+        if let FirstProj::InPlace { future } = first.as_mut().project() {
+            let outcome = ready!(future.poll(cx));
+            if let Ok(response) = &outcome
+                && !retry_if_ok.should_retry(response)
+            {
+                first.set(First::Gone);
+                return Poll::Ready(outcome);
+            }
+            first.set(First::Answered {
+                outcome: Some(outcome),
+            });
+        }
+        // An `Ok` answer taken from `Answered` was already judged worth retrying: the
+        // predicate is not asked twice about one response.
+        let judged = Cell::new(false);
+        let operation = || {
+            let attempt = match first.as_mut().project() {
+                FirstProj::ForRun { future } => {
+                    future.take().map(|future| Attempt::Called { future })
+                }
+                FirstProj::Answered { outcome } => outcome.take().map(|outcome| {
+                    judged.set(outcome.is_ok());
+                    Attempt::Answered {
+                        outcome: Some(outcome),
+                    }
+                }),
+                FirstProj::InPlace { .. } | FirstProj::Gone => None,
+            };
+            first.set(First::Gone);
+            attempt.unwrap_or_else(|| Attempt::NotReady {
                 service: service.clone(),
                 request: Some(request.clone()),
-            },
+            })
         };
         let retry_ok = |response: &S::Response| {
-            retry_if_ok
-                .should_retry(response)
+            (judged.replace(false) || retry_if_ok.should_retry(response))
                 .then(|| delay_hint_ok.delay_hint(response))
         };
         this.run.poll_run(cx, this.policy, operation, retry_ok)
@@ -136,6 +203,13 @@ where
         loop {
             let future = match self.as_mut().project() {
                 AttemptProj::Called { future } => return future.poll(cx),
+                AttemptProj::Answered { outcome } => {
+                    return Poll::Ready(
+                        outcome
+                            .take()
+                            .expect("an answered attempt is polled once, by the run"),
+                    );
+                }
                 AttemptProj::NotReady { service, request } => {
                     ready!(service.poll_ready(cx))?;
                     let request = request
