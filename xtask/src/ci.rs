@@ -31,6 +31,7 @@ const FEATURES: &[&str] = &[
     "mysql",
     "tx-retry",
     "tower",
+    "metrics",
     "tracing",
     "full",
 ];

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::builder::{CircuitBreakerBuilder, Config, OnStateChange, RecordIf};
 use crate::error::BreakerError;
+use crate::metrics;
 use crate::state::{Admission, Change, Core, Rejection, State};
 
 /// Stops calling a dependency that keeps failing, and tries it again after a while.
@@ -103,6 +104,7 @@ impl<E> CircuitBreaker<E> {
         on_state_change: Option<OnStateChange>,
     ) -> Self {
         let core = Core::new(&config, Instant::now());
+        metrics::created(&config);
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -159,7 +161,7 @@ impl<E> CircuitBreaker<E> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let ticket = Self::admit(self).map_err(rejected)?;
+        let ticket = Self::admit(self).map_err(|rejection| self.refuse(rejection))?;
         // The operation's own state is not observed after a panic: the breaker only
         // records that it failed and resumes the panic.
         match AssertUnwindSafe(operation).catch_unwind().await {
@@ -197,6 +199,11 @@ impl<E> CircuitBreaker<E> {
         state
     }
 
+    /// The name given with [`CircuitBreakerBuilder::name`], if any.
+    pub fn name(&self) -> Option<&str> {
+        self.shared.config.name.as_deref()
+    }
+
     /// Admits a call now, or says why not; the ticket reaches the breaker through
     /// `breaker` (a borrow, or an owned clone for a future that outlives the borrow).
     pub(crate) fn admit<B: Borrow<Self>>(breaker: B) -> Result<Ticket<E, B>, Rejection> {
@@ -232,8 +239,16 @@ impl<E> CircuitBreaker<E> {
     }
 }
 
+impl<E> CircuitBreaker<E> {
+    /// The error a refused call returns; counts the refusal.
+    pub(crate) fn refuse<X>(&self, rejection: Rejection) -> BreakerError<X> {
+        metrics::rejected(&self.shared.config, rejection);
+        rejected(rejection)
+    }
+}
+
 /// The error a refused call returns.
-pub(crate) fn rejected<X>(rejection: Rejection) -> BreakerError<X> {
+fn rejected<X>(rejection: Rejection) -> BreakerError<X> {
     match rejection {
         Rejection::Open { retry_after } => BreakerError::Open { retry_after },
         Rejection::HalfOpenBusy => BreakerError::HalfOpenBusy,
@@ -253,6 +268,7 @@ impl<E> Shared<E> {
             return;
         };
         crate::trace!(?from, ?to, "circuit breaker changed state");
+        metrics::changed(&self.config, from, to);
         if let Some(hook) = &self.on_state_change {
             hook(from, to);
         }
@@ -268,6 +284,7 @@ impl<E, B: Borrow<CircuitBreaker<E>>> Ticket<E, B> {
         let change = shared
             .lock()
             .record(&shared.config, self.admission, failed, now);
+        metrics::finished(&shared.config, failed);
         shared.notify(change);
     }
 

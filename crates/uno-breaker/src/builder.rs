@@ -54,6 +54,7 @@ pub struct CircuitBreakerBuilder<E> {
     half_open_calls: u32,
     record_if: Option<RecordIf<E>>,
     on_state_change: Option<OnStateChange>,
+    name: Option<Arc<str>>,
 }
 
 /// The validated settings that describe how a breaker trips, opens and probes.
@@ -63,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) failure_rate: Option<FailureRate>,
     pub(crate) open: OpenDuration,
     pub(crate) half_open_calls: u32,
+    /// What the `metrics` feature labels this breaker's metrics with.
+    pub(crate) name: Option<Arc<str>>,
 }
 
 /// The failure-rate trip rule.
@@ -112,7 +115,15 @@ impl<E> CircuitBreakerBuilder<E> {
             half_open_calls: DEFAULT_HALF_OPEN_CALLS,
             record_if: None,
             on_state_change: None,
+            name: None,
         }
+    }
+
+    /// Names the breaker: with the `metrics` feature, its metrics carry the label
+    /// `breaker="<name>"` (`"unnamed"` without one).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     /// Opens the breaker when `n` calls in a row have failed; a success starts the count
@@ -300,6 +311,7 @@ impl<E> CircuitBreakerBuilder<E> {
             failure_rate: self.failure_rate,
             open,
             half_open_calls: self.half_open_calls,
+            name: self.name,
         };
         Ok(CircuitBreaker::from_parts(
             config,
@@ -318,6 +330,7 @@ impl<E> Clone for CircuitBreakerBuilder<E> {
             half_open_calls: self.half_open_calls,
             record_if: self.record_if.clone(),
             on_state_change: self.on_state_change.clone(),
+            name: self.name.clone(),
         }
     }
 }
@@ -329,6 +342,7 @@ impl<E> fmt::Debug for CircuitBreakerBuilder<E> {
             .field("failure_rate", &self.failure_rate)
             .field("open", &self.open)
             .field("half_open_calls", &self.half_open_calls)
+            .field("name", &self.name)
             .field("record_if", &self.record_if.as_ref().map(|_| "<predicate>"))
             .field(
                 "on_state_change",

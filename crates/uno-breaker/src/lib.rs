@@ -83,6 +83,15 @@
 //! - `tracing`: a `debug` event on every change of state.
 //! - `tower`: [`tower::BreakerLayer`], a tower middleware that puts a breaker in front
 //!   of a service and fails fast while it is open.
+//! - `metrics`: on the [`metrics`](https://docs.rs/metrics) facade, labelled with the
+//!   breaker's [`name`](CircuitBreakerBuilder::name) (`unnamed` without one):
+//!
+//!   | name | kind | labels | what |
+//!   | --- | --- | --- | --- |
+//!   | `uno_breaker_state` | gauge | `breaker` | 0 closed, 1 open, 2 half-open |
+//!   | `uno_breaker_transitions_total` | counter | `breaker`, `from`, `to` | changes of state (`closed`, `open`, `half_open`) |
+//!   | `uno_breaker_rejected_total` | counter | `breaker`, `state` | calls refused without running (`open`, or `half_open` with every probe slot taken) |
+//!   | `uno_breaker_calls_total` | counter | `breaker`, `outcome` | admitted calls that finished: `success` or `failure` (cancelled calls count as neither) |
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -100,6 +109,7 @@
 mod breaker;
 mod builder;
 mod error;
+mod metrics;
 mod state;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

@@ -68,6 +68,7 @@ impl<E> RetryPolicyBuilder<E> {
                 notify: None,
                 delay_hint: None,
                 budget: None,
+                name: None,
             },
         }
     }
@@ -276,6 +277,14 @@ impl<E> RetryPolicyBuilder<E> {
     /// finds the budget empty returns its last error at once.
     pub fn budget(mut self, budget: RetryBudget) -> Self {
         self.policy.budget = Some(budget);
+        self
+    }
+
+    /// Names the policy: with the `metrics` feature, its counters carry the label
+    /// `policy="<name>"` (`"unnamed"` without one), so two dependencies' retries can
+    /// be told apart.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.policy.name = Some(name.into());
         self
     }
 

@@ -10,6 +10,7 @@ use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
+use crate::metrics::{self, GiveUp};
 use crate::policy::RetryPolicy;
 use crate::strategy::DelayState;
 
@@ -264,6 +265,7 @@ where
                         }
                     }
                     *this.attempt = this.attempt.saturating_add(1);
+                    metrics::attempt(policy);
                     let attempt = operation();
                     if let Some(timeout) = policy.attempt_timeout {
                         // The caller's deadline caps the attempt (read only here and
@@ -318,7 +320,10 @@ where
                         }
                         delay
                     }
-                    Err(_) => None,
+                    Err(_) => {
+                        give_up(policy, *this.attempt, GiveUp::NotRetryable);
+                        None
+                    }
                 }
             };
 
@@ -326,6 +331,7 @@ where
                 this.state.set(State::Done);
                 return Poll::Ready(result);
             };
+            metrics::retry(policy);
             #[cfg(feature = "tracing")]
             tracing::debug!(
                 attempt = *this.attempt,
@@ -390,7 +396,7 @@ impl<E> RunState<'_, E> {
     fn next_delay(&mut self, hint: Option<Duration>) -> Option<Duration> {
         let policy = self.policy;
         if policy.max_attempts.is_some_and(|max| self.attempt >= max) {
-            give_up(self.attempt, "max_attempts reached");
+            give_up(policy, self.attempt, GiveUp::MaxAttempts);
             return None;
         }
         let schedule = &policy.schedule;
@@ -404,7 +410,7 @@ impl<E> RunState<'_, E> {
         if let (Some(max_elapsed), Some(started)) = (policy.max_elapsed, self.started)
             && started.elapsed().saturating_add(delay) > max_elapsed
         {
-            give_up(self.attempt, "max_elapsed would be exceeded");
+            give_up(policy, self.attempt, GiveUp::MaxElapsed);
             return None;
         }
         // Never sleep into the caller's deadline: an attempt that would start at or
@@ -414,13 +420,13 @@ impl<E> RunState<'_, E> {
                 .checked_add(delay)
                 .is_none_or(|next| next >= deadline)
         {
-            give_up(self.attempt, "the caller's deadline would pass");
+            give_up(policy, self.attempt, GiveUp::Deadline);
             return None;
         }
         if let Some(budget) = &policy.budget
             && !budget.try_withdraw()
         {
-            give_up(self.attempt, "retry budget spent");
+            give_up(policy, self.attempt, GiveUp::Budget);
             return None;
         }
         Some(delay)
@@ -428,9 +434,10 @@ impl<E> RunState<'_, E> {
 }
 
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-fn give_up(attempt: u32, reason: &'static str) {
+fn give_up<E>(policy: &RetryPolicy<E>, attempt: u32, reason: GiveUp) {
+    metrics::give_up(policy, reason);
     #[cfg(feature = "tracing")]
-    tracing::debug!(attempt, reason, "uno-retry: giving up");
+    tracing::debug!(attempt, reason = reason.message(), "uno-retry: giving up");
 }
 
 impl<F, Fut, E, V> fmt::Debug for Retry<'_, F, Fut, E, V> {

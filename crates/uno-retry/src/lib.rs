@@ -76,6 +76,14 @@
 //! - `tower`: [`tower::RetryLayer`], a tower middleware that retries a service's
 //!   requests under a policy (requests must be `Clone`), and [`tower::retry_after`],
 //!   which reads an HTTP response's `Retry-After`.
+//! - `metrics`: counters on the [`metrics`](https://docs.rs/metrics) facade, labelled
+//!   with the policy's [`name`](RetryPolicyBuilder::name) (`unnamed` without one):
+//!
+//!   | name | labels | counts |
+//!   | --- | --- | --- |
+//!   | `uno_retry_attempts_total` | `policy` | calls of the operation, the first included |
+//!   | `uno_retry_retries_total` | `policy` | retries scheduled |
+//!   | `uno_retry_give_ups_total` | `policy`, `reason` | runs that stopped on an outcome worth retrying (`reason`: `max_attempts`, `max_elapsed`, `deadline`, `budget`) or on an error `retry_if` refused (`not_retryable`) |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod budget;
@@ -83,6 +91,7 @@ mod builder;
 mod delays;
 mod error;
 mod future;
+mod metrics;
 mod policy;
 mod strategy;
 #[cfg(feature = "tower")]

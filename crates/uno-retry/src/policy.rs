@@ -77,6 +77,8 @@ pub struct RetryPolicy<E> {
     pub(crate) notify: Option<Notify<E>>,
     pub(crate) delay_hint: Option<DelayHint<E>>,
     pub(crate) budget: Option<RetryBudget>,
+    /// What the `metrics` feature labels this policy's counters with.
+    pub(crate) name: Option<Arc<str>>,
 }
 
 /// A per-attempt timeout and how to turn it into the operation's error type.
@@ -259,6 +261,13 @@ impl<E> RetryPolicy<E> {
     }
 }
 
+impl<E> RetryPolicy<E> {
+    /// The name given with [`RetryPolicyBuilder::name`], if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
 impl<E> Clone for RetryPolicy<E> {
     fn clone(&self) -> Self {
         Self {
@@ -271,6 +280,7 @@ impl<E> Clone for RetryPolicy<E> {
             notify: self.notify.clone(),
             delay_hint: self.delay_hint.clone(),
             budget: self.budget.clone(),
+            name: self.name.clone(),
         }
     }
 }
@@ -291,6 +301,7 @@ impl<E> fmt::Debug for RetryPolicy<E> {
             .field("notify", &self.notify.as_ref().map(|_| "<fn>"))
             .field("delay_hint", &self.delay_hint.as_ref().map(|_| "<fn>"))
             .field("budget", &self.budget)
+            .field("name", &self.name)
             .finish()
     }
 }

@@ -27,6 +27,7 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+pub mod metrics;
 mod warnings;
 
 pub use warnings::warnings_during;

@@ -72,7 +72,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 pub use self::future::ResponseFuture;
-use crate::breaker::rejected;
 use crate::state::Rejection;
 use crate::{BreakerError, CircuitBreaker};
 
@@ -268,14 +267,14 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         if let Some(rejection) = self.refused.take() {
-            return ResponseFuture::refused(rejected(rejection));
+            return ResponseFuture::refused(self.breaker.refuse(rejection));
         }
         // Admitted only now, once the inner service is ready: a half-open probe takes
         // its slot only when it can run. If the breaker changed since `poll_ready`,
         // the inner service stays ready for the next call.
         let ticket = match CircuitBreaker::admit(self.breaker.clone()) {
             Ok(ticket) => ticket,
-            Err(rejection) => return ResponseFuture::refused(rejected(rejection)),
+            Err(rejection) => return ResponseFuture::refused(self.breaker.refuse(rejection)),
         };
         // A panic in `call` counts as a failure, as a panic while polling does.
         let future = match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {

@@ -1,0 +1,107 @@
+//! The `metrics` feature: after known runs, the counters hold exactly the attempts,
+//! retries and give-ups (with their reasons) of each named policy.
+#![cfg(feature = "metrics")]
+
+use std::io::{Error, ErrorKind};
+use std::time::Duration;
+
+use uno_retry::RetryPolicy;
+use uno_testkit::metrics::recorded;
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+/// Runs `policy` over an operation that fails `failures` times, then succeeds.
+async fn run(policy: &RetryPolicy<Error>, failures: u32) -> Result<u32, Error> {
+    let mut calls = 0;
+    policy
+        .run(|| {
+            calls += 1;
+            let call = calls;
+            async move {
+                match call <= failures {
+                    true => Err(Error::from(ErrorKind::ConnectionReset)),
+                    false => Ok(call),
+                }
+            }
+        })
+        .await
+}
+
+#[test]
+fn attempts_retries_and_give_ups_are_counted_per_policy() {
+    let ((), metrics) = recorded(|| {
+        paused_runtime().block_on(async {
+            let payments = RetryPolicy::constant(Duration::from_millis(10))
+                .max_attempts(3)
+                .name("payments")
+                .build()
+                .unwrap();
+            // Two failures, then an answer: 3 attempts, 2 retries.
+            assert_eq!(run(&payments, 2).await.unwrap(), 3);
+            // Never answers: 3 attempts, 2 retries, a give-up at max_attempts.
+            assert!(run(&payments, u32::MAX).await.is_err());
+
+            // Unnamed, and the error is not retryable: 1 attempt, a give-up.
+            let picky: RetryPolicy<Error> = RetryPolicy::constant(Duration::from_millis(10))
+                .retry_if(|error: &Error| error.kind() == ErrorKind::TimedOut)
+                .build()
+                .unwrap();
+            assert!(run(&picky, 1).await.is_err());
+        });
+    });
+    assert_eq!(
+        metrics.counter("uno_retry_attempts_total{policy=payments}"),
+        6
+    );
+    assert_eq!(
+        metrics.counter("uno_retry_retries_total{policy=payments}"),
+        4
+    );
+    assert_eq!(
+        metrics.counter("uno_retry_give_ups_total{policy=payments,reason=max_attempts}"),
+        1
+    );
+    assert_eq!(
+        metrics.counter("uno_retry_attempts_total{policy=unnamed}"),
+        1
+    );
+    assert_eq!(
+        metrics.counter("uno_retry_retries_total{policy=unnamed}"),
+        0
+    );
+    assert_eq!(
+        metrics.counter("uno_retry_give_ups_total{policy=unnamed,reason=not_retryable}"),
+        1
+    );
+    assert_eq!(metrics.counters.len(), 5, "{metrics:#?}");
+}
+
+#[test]
+fn a_deadline_give_up_is_told_apart() {
+    let ((), metrics) = recorded(|| {
+        paused_runtime().block_on(async {
+            let policy = RetryPolicy::constant(Duration::from_secs(1))
+                .max_attempts(10)
+                .name("search")
+                .build()
+                .unwrap();
+            let result = uno_deadline::within(Duration::from_millis(1500), run(&policy, u32::MAX));
+            assert!(result.await.unwrap().is_err());
+        });
+    });
+    // Attempts at 0 s and 1 s; the next would start past the deadline.
+    assert_eq!(
+        metrics.counter("uno_retry_attempts_total{policy=search}"),
+        2
+    );
+    assert_eq!(
+        metrics.counter("uno_retry_give_ups_total{policy=search,reason=deadline}"),
+        1
+    );
+}
