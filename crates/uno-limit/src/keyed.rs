@@ -241,7 +241,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         let permit = admit(
             policy,
             || self.inner.limit,
-            &self.inner.waiting,
+            (&self.inner.waiting, None),
             || semaphore.clone().try_acquire_owned(),
             || semaphore.clone().acquire_owned(),
         )

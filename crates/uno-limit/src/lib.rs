@@ -59,6 +59,19 @@
 //!   `governor` uses) that does not follow tokio's paused time.
 //! - `tower`: [`tower::LimitLayer`], a tower middleware that puts any of these
 //!   limiters in front of a service, with back-pressure through `poll_ready`.
+//! - `metrics`: for [`Limiter`] and [`AdaptiveLimiter`], on the
+//!   [`metrics`](https://docs.rs/metrics) facade, labelled with the limiter's name
+//!   ([`LimiterBuilder::name`], [`AdaptiveLimiter::named`]; `unnamed` without one).
+//!   Gauges are set from the limiter's own counts at each change, so they never drift.
+//!   `KeyedLimiter` and `RateLimiter` report nothing yet.
+//!
+//!   | name | kind | labels | what |
+//!   | --- | --- | --- | --- |
+//!   | `uno_limit_in_flight` | gauge | `limiter` | permits held now |
+//!   | `uno_limit_waiting` | gauge | `limiter` | callers waiting for a permit now |
+//!   | `uno_limit_limit` | gauge | `limiter` | the limit (an adaptive limiter's as it moves; from `named` or the first change) |
+//!   | `uno_limit_acquired_total` | counter | `limiter` | callers admitted |
+//!   | `uno_limit_rejected_total` | counter | `limiter`, `reason` | callers refused: `full`, `timeout`, `deadline`, `limited`, `closed` |
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -68,6 +81,7 @@ mod error;
 mod future;
 mod keyed;
 mod limiter;
+mod metrics;
 mod policy;
 mod rate;
 mod stream;

@@ -10,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::check_limit;
 use crate::future::Limited;
+use crate::metrics::Meter;
 use crate::policy::{admit, try_error};
 use crate::{FullPolicy, LimitError, RateLimiter, RateLimiterBuilder};
 
@@ -54,6 +55,27 @@ struct Inner {
     waiting: AtomicUsize,
     /// A rate that admitted work must also keep to, taken after the permit.
     rate: Option<RateLimiter>,
+    name: Option<Arc<str>>,
+    meter: Meter,
+}
+
+impl Inner {
+    /// Sets the in-flight gauge (nothing without the `metrics` feature).
+    fn report_in_flight(&self) {
+        #[cfg(feature = "metrics")]
+        self.meter
+            .in_flight(self.limit - self.semaphore.available_permits());
+    }
+}
+
+/// Reports the in-flight count when dropped: declared before a permit, it drops
+/// after it, on every path (cancellation included).
+struct InFlightReport<I: std::ops::Deref<Target = Inner>>(I);
+
+impl<I: std::ops::Deref<Target = Inner>> Drop for InFlightReport<I> {
+    fn drop(&mut self) {
+        self.0.report_in_flight();
+    }
 }
 
 /// Builds a [`Limiter`] with options; see [`Limiter::builder`].
@@ -62,6 +84,7 @@ pub struct LimiterBuilder {
     limit: Option<usize>,
     on_full: FullPolicy,
     rate: Option<RateLimiterBuilder>,
+    name: Option<Arc<str>>,
 }
 
 /// Room for one operation in a [`Limiter`]; dropping it gives the room back.
@@ -70,6 +93,21 @@ pub struct LimiterBuilder {
 #[must_use = "the permit is released as soon as it is dropped"]
 pub struct Permit {
     _permit: OwnedSemaphorePermit,
+    // Dropped after the permit, so the gauge counts it as given back.
+    #[cfg(feature = "metrics")]
+    _report: InFlightReport<Arc<Inner>>,
+}
+
+impl Permit {
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn new(permit: OwnedSemaphorePermit, inner: &Arc<Inner>) -> Self {
+        inner.report_in_flight();
+        Permit {
+            _permit: permit,
+            #[cfg(feature = "metrics")]
+            _report: InFlightReport(Arc::clone(inner)),
+        }
+    }
 }
 
 impl Limiter {
@@ -141,17 +179,22 @@ impl Limiter {
     pub async fn run<F: Future>(&self, future: F) -> Result<F::Output, LimitError> {
         let inner = &*self.inner;
         let deadline = self.rate_deadline(inner.on_full);
+        let _report = InFlightReport(inner);
         let permit = admit(
             inner.on_full,
             || inner.limit,
-            &inner.waiting,
+            (&inner.waiting, Some(&inner.meter)),
             || inner.semaphore.try_acquire(),
             || inner.semaphore.acquire(),
         )
-        .await?;
+        .await;
+        let permit = inner.meter.admitted(permit)?;
         if let Some(rate) = &inner.rate {
-            admit_rate(rate, inner.on_full, deadline).await?;
+            inner
+                .meter
+                .admitted(admit_rate(rate, inner.on_full, deadline).await)?;
         }
+        inner.report_in_flight();
         // `.await` moves `future` into a temporary created after `permit`, so a `run`
         // cancelled while running drops the work (and what it holds) before the permit.
         let output = future.await;
@@ -279,15 +322,16 @@ impl Limiter {
     /// # Ok::<(), LimitError>(())
     /// ```
     pub fn try_acquire(&self) -> Result<Permit, LimitError> {
-        let permit = self
-            .inner
+        let inner = &self.inner;
+        let permit = inner
             .semaphore
             .clone()
             .try_acquire_owned()
-            .map(|permit| Permit { _permit: permit })
-            .map_err(|error| try_error(&error, self.inner.limit))?;
-        if let Some(rate) = &self.inner.rate {
-            rate.try_acquire()?;
+            .map(|permit| Permit::new(permit, inner))
+            .map_err(|error| try_error(&error, inner.limit));
+        let permit = inner.meter.admitted(permit)?;
+        if let Some(rate) = &inner.rate {
+            inner.meter.admitted(rate.try_acquire())?;
         }
         Ok(permit)
     }
@@ -338,15 +382,18 @@ impl Limiter {
         let permit = admit(
             policy,
             || inner.limit,
-            &inner.waiting,
+            (&inner.waiting, Some(&inner.meter)),
             || inner.semaphore.clone().try_acquire_owned(),
             || inner.semaphore.clone().acquire_owned(),
         )
-        .await?;
+        .await;
+        let permit = Permit::new(inner.meter.admitted(permit)?, &self.inner);
         if let Some(rate) = &inner.rate {
-            admit_rate(rate, policy, deadline).await?;
+            inner
+                .meter
+                .admitted(admit_rate(rate, policy, deadline).await)?;
         }
-        Ok(Permit { _permit: permit })
+        Ok(permit)
     }
 
     /// When a [`FullPolicy::Timeout`] wait that must also cover the rate ends (`None`
@@ -412,6 +459,11 @@ impl Limiter {
     pub fn is_closed(&self) -> bool {
         self.inner.semaphore.is_closed()
     }
+
+    /// The name given with [`LimiterBuilder::name`], if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
 }
 
 impl fmt::Debug for Limiter {
@@ -428,6 +480,13 @@ impl fmt::Debug for Limiter {
 }
 
 impl LimiterBuilder {
+    /// Names the limiter: with the `metrics` feature, its metrics carry the label
+    /// `limiter="<name>"` (`"unnamed"` without one).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// The most operations that may run at once (required, at least 1).
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
@@ -495,6 +554,8 @@ impl LimiterBuilder {
         let limit = check_limit(limit)?;
         let on_full = self.on_full.validate()?;
         let rate = self.rate.map(RateLimiterBuilder::build).transpose()?;
+        let meter = Meter::new(self.name.as_ref());
+        meter.limit(limit);
         Ok(Limiter {
             inner: Arc::new(Inner {
                 semaphore: Arc::new(Semaphore::new(limit)),
@@ -502,6 +563,8 @@ impl LimiterBuilder {
                 on_full,
                 waiting: AtomicUsize::new(0),
                 rate,
+                name: self.name,
+                meter,
             }),
         })
     }

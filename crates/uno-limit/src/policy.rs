@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{AcquireError, TryAcquireError};
 
 use crate::LimitError;
+use crate::metrics::Meter;
 
 /// What a limiter does when a caller asks for room and every permit is taken.
 ///
@@ -61,18 +62,25 @@ impl FullPolicy {
 
 /// Counts a caller as waiting for as long as it lives, so that a cancelled waiter is
 /// uncounted too.
-pub(crate) struct WaitingGuard<'a>(&'a AtomicUsize);
+pub(crate) struct WaitingGuard<'a>(&'a AtomicUsize, Option<&'a Meter>);
 
 impl<'a> WaitingGuard<'a> {
-    pub(crate) fn new(waiting: &'a AtomicUsize) -> Self {
-        waiting.fetch_add(1, Ordering::Relaxed);
-        WaitingGuard(waiting)
+    /// Counts a waiter in `waiting`, and reports the count to `meter` if there is one.
+    pub(crate) fn new(waiting: &'a AtomicUsize, meter: Option<&'a Meter>) -> Self {
+        let now = waiting.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        if let Some(meter) = meter {
+            meter.waiting(now);
+        }
+        WaitingGuard(waiting, meter)
     }
 }
 
 impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let now = self.0.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        if let Some(meter) = self.1 {
+            meter.waiting(now);
+        }
     }
 }
 
@@ -85,7 +93,7 @@ impl Drop for WaitingGuard<'_> {
 pub(crate) async fn admit<P, Acquire>(
     policy: FullPolicy,
     limit: impl FnOnce() -> usize,
-    waiting: &AtomicUsize,
+    waiting: (&AtomicUsize, Option<&Meter>),
     try_acquire: impl FnOnce() -> Result<P, TryAcquireError>,
     acquire: impl FnOnce() -> Acquire,
 ) -> Result<P, LimitError>
@@ -145,7 +153,7 @@ pub(crate) async fn wait_until<T>(
 /// Counting only once queued makes `waiting() == n` mean that `n` callers hold a place
 /// in the FIFO queue, which callers (and tests of FIFO order) can rely on.
 async fn queued<P>(
-    waiting: &AtomicUsize,
+    (waiting, meter): (&AtomicUsize, Option<&Meter>),
     acquire: impl Future<Output = Result<P, AcquireError>>,
 ) -> Result<P, AcquireError> {
     let mut acquire = std::pin::pin!(acquire);
@@ -153,7 +161,7 @@ async fn queued<P>(
     std::future::poll_fn(|cx| {
         let poll = acquire.as_mut().poll(cx);
         if poll.is_pending() && counted.is_none() {
-            counted = Some(WaitingGuard::new(waiting));
+            counted = Some(WaitingGuard::new(waiting, meter));
         }
         poll
     })

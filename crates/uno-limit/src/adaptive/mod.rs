@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 pub use self::aimd::{Aimd, AimdBuilder};
 pub use self::gradient::{Gradient2, Gradient2Builder};
+use crate::metrics::Meter;
 use crate::policy::{admit, try_error};
 use crate::{FullPolicy, LimitError};
 
@@ -142,6 +143,8 @@ struct AdaptiveInner {
     in_flight: AtomicUsize,
     waiting: AtomicUsize,
     state: Mutex<AdaptiveState>,
+    name: Option<Arc<str>>,
+    meter: Meter,
 }
 
 struct AdaptiveState {
@@ -202,6 +205,31 @@ impl AdaptiveLimiter {
         Ok(Self::build(algorithm, on_full.validate()?))
     }
 
+    /// Names the limiter: with the `metrics` feature, its metrics carry the label
+    /// `limiter="<name>"` (`"unnamed"` without one). Name it before cloning it: a
+    /// limiter that has clones keeps the name it had.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            let name = name.into();
+            inner.meter = Meter::new(Some(&name));
+            inner.name = Some(name);
+            inner.meter.limit(
+                inner
+                    .state
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .limit,
+            );
+        }
+        self
+    }
+
+    /// The name given with [`named`](Self::named), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
     fn build(algorithm: impl LimitAlgorithm, on_full: FullPolicy) -> Self {
         let limit = algorithm.initial_limit().clamp(1, Semaphore::MAX_PERMITS);
         AdaptiveLimiter {
@@ -215,6 +243,8 @@ impl AdaptiveLimiter {
                     limit,
                     debt: 0,
                 }),
+                name: None,
+                meter: Meter::default(),
             }),
         }
     }
@@ -294,8 +324,8 @@ impl AdaptiveLimiter {
             .semaphore
             .clone()
             .try_acquire_owned()
-            .map_err(|error| try_error(&error, self.limit()))?;
-        Ok(self.started(permit))
+            .map_err(|error| try_error(&error, self.limit()));
+        Ok(self.started(self.inner.meter.admitted(permit)?))
     }
 
     /// Waits up to `timeout` for a permit.
@@ -323,16 +353,17 @@ impl AdaptiveLimiter {
         let permit = admit(
             policy,
             || self.limit(),
-            &inner.waiting,
+            (&inner.waiting, Some(&inner.meter)),
             || inner.semaphore.clone().try_acquire_owned(),
             || inner.semaphore.clone().acquire_owned(),
         )
-        .await?;
-        Ok(self.started(permit))
+        .await;
+        Ok(self.started(inner.meter.admitted(permit)?))
     }
 
     fn started(&self, permit: OwnedSemaphorePermit) -> AdaptivePermit {
         let in_flight = self.inner.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.inner.meter.in_flight(in_flight);
         AdaptivePermit {
             inner: self.inner.clone(),
             permit: Some(permit),
@@ -389,7 +420,11 @@ impl AdaptiveInner {
     /// with the lock released, does the panic resume: an unwinding permit must never
     /// go back to the semaphore while the limit is owed permits.
     fn release(&self, permit: OwnedSemaphorePermit, sample: Option<Sample>) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let in_flight = self
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        self.meter.in_flight(in_flight);
         let mut state = self.lock();
         let mut panic = None;
         if let Some(sample) = sample {
@@ -420,6 +455,7 @@ impl AdaptiveInner {
         }
         crate::trace!(old_limit, new_limit, "adaptive limit changed");
         state.limit = new_limit;
+        self.meter.limit(new_limit);
         if new_limit > old_limit {
             let increase = new_limit - old_limit;
             let repaid = increase.min(state.debt);

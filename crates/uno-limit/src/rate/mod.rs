@@ -205,7 +205,7 @@ impl RateLimiter {
     /// Queues for a slot, in FIFO order, and takes it when it comes.
     async fn wait_for_slot(&self) -> Result<(), LimitError> {
         let inner = &*self.inner;
-        let _waiting = WaitingGuard::new(&inner.gate);
+        let _waiting = WaitingGuard::new(&inner.gate, None);
         let _turn = inner.turn.lock().await;
         loop {
             let closed = inner.on_close.notified();
