@@ -83,6 +83,11 @@ impl DrainEntry {
         &self.name
     }
 
+    /// The name, shared (the `metrics` feature's label).
+    pub(crate) fn shared_name(&self) -> &Arc<str> {
+        &self.name
+    }
+
     /// Whether the worker has stopped (or is gone with its runtime).
     fn is_finished(&self) -> bool {
         *self.finished.borrow() || self.finished.has_changed().is_err()

@@ -70,6 +70,14 @@
 //!
 //! - `tracing`: emits `tracing` events (target `uno_batch`) when batches start, fail
 //!   or panic, when cancelled items are removed, and when the worker closes.
+//! - `metrics`: histograms on the [`metrics`](https://docs.rs/metrics) facade,
+//!   labelled with the batcher's [`name`](Builder::name) (`of <item type>` without
+//!   one):
+//!
+//!   | name | kind | labels | what |
+//!   | --- | --- | --- | --- |
+//!   | `uno_batch_size` | histogram | `batcher` | items in each batch the operation is called with |
+//!   | `uno_batch_wait_seconds` | histogram | `batcher` | how long each batch's oldest item waited before the batch started |
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -81,6 +89,7 @@ mod deadline;
 mod dedup;
 mod draining;
 mod error;
+mod metrics;
 mod ticket;
 mod worker;
 

@@ -30,6 +30,7 @@ use crate::claim::{Claim, Room};
 use crate::dedup::Dedup;
 use crate::draining::DrainEntry;
 use crate::error::BatchError;
+use crate::metrics;
 use crate::ticket::Outcome;
 
 /// How many messages the worker takes from its channel in one go.
@@ -373,10 +374,12 @@ where
         let mut skipped = 0_usize;
         let mut expired = 0_usize;
         let mut now = None;
+        let mut oldest = None;
         while items.len() < self.config.max_batch_size {
             let Some(queued) = self.queue.pop_front() else {
                 break;
             };
+            let arrived = queued.arrived;
             #[cfg(test)]
             {
                 self.visits += 1;
@@ -404,6 +407,7 @@ where
                 skipped += 1;
                 continue;
             }
+            oldest.get_or_insert(arrived);
             items.push(entry.item);
             replies.push(entry.reply);
         }
@@ -431,6 +435,9 @@ where
             return;
         }
         event!(trace, size = items.len(), "starting a batch");
+        if let Some(oldest) = oldest {
+            metrics::batch_started(self.drain.shared_name(), items.len(), oldest);
+        }
         let op = Arc::clone(&self.op);
         let handle = self
             .in_flight
