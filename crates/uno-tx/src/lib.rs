@@ -64,6 +64,18 @@
 //! | `mysql` | no | MySQL and MariaDB |
 //! | `retry` | no | `TransactionManagerBuilder::retry`, on uno-retry |
 //! | `tracing` | no | a `transaction` span per transaction, with its attempt number |
+//! | `metrics` | no | counters on the [`metrics`](https://docs.rs/metrics) facade, below |
+//!
+//! With `metrics`, every transaction from a pool (`transaction(&pool, ..)`, `run`,
+//! `run_once`) reports:
+//!
+//! | name | labels | counts |
+//! | --- | --- | --- |
+//! | `uno_tx_attempts_total` | `backend`, `outcome` | transactions tried, each attempt of a retried `run` apart, by how it ended: `committed`, `rolled_back` (its work is not in the database), `begin_failed`, `commit_failed`, `invalid` |
+//! | `uno_tx_retries_total` | `backend` | attempts after the first of a retried `run` |
+//!
+//! `backend` is `SQLite`, `PostgreSQL` or `MySQL`. A transaction whose future was
+//! dropped (it rolls back) is not counted.
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -74,6 +86,7 @@ mod closure;
 mod error;
 mod level;
 mod manager;
+mod metrics;
 mod options;
 mod pooled;
 mod source;

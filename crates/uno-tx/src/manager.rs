@@ -411,6 +411,9 @@ impl<DB: Backend> TransactionManager<DB> {
                 let attempt = number;
                 let attempts = &attempts;
                 span.record_attempt(attempt);
+                if attempt > 1 {
+                    crate::metrics::retried(DB::BACKEND_NAME);
+                }
                 async move {
                     let mut attempts = attempts.lock().await;
                     // No new attempt once the deadline passed: the last one's outcome

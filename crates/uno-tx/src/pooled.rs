@@ -21,6 +21,7 @@ use crate::backend::Backend;
 use crate::closure::TransactionFn;
 use crate::error::Error;
 use crate::level;
+use crate::metrics;
 use crate::transaction::{catch_panic, finish, settle};
 
 /// Finds the database error inside a closure's error, where the entry point can (a
@@ -39,6 +40,23 @@ pub(crate) type FindSqlxError<E> = for<'e> fn(&'e E) -> Option<&'e sqlx::Error>;
 /// The connection is held by a [`Lease`], so that a caller dropped part-way leaves it
 /// in a state the pool can handle; see there.
 pub(crate) async fn run_pooled<DB, T, E, F>(
+    pool: &Pool<DB>,
+    statement: Option<SqlStr>,
+    timeout: Option<Duration>,
+    find_sqlx_error: FindSqlxError<E>,
+    f: F,
+) -> Result<T, Error<E>>
+where
+    DB: Backend,
+    F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
+{
+    let result = attempt::<DB, T, E, F>(pool, statement, timeout, find_sqlx_error, f).await;
+    metrics::attempt_ended(DB::BACKEND_NAME, &result);
+    result
+}
+
+/// One transaction: `run_pooled` without the reporting.
+async fn attempt<DB, T, E, F>(
     pool: &Pool<DB>,
     statement: Option<SqlStr>,
     timeout: Option<Duration>,

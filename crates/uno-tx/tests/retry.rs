@@ -385,3 +385,43 @@ async fn run_once_never_retries_even_with_a_policy() {
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
     assert!(names(&pool).await.is_empty());
 }
+
+/// The `metrics` feature: every attempt is counted by how it ended, and retries apart.
+#[cfg(feature = "metrics")]
+#[test]
+fn attempts_by_outcome_and_retries_are_counted() {
+    let ((), metrics) = uno_testkit::metrics::recorded(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let pool = pool().await;
+                let manager = retrying(&pool, 3);
+                // A serialization failure, then a commit: two attempts, one retry.
+                let attempts = AtomicU32::new(0);
+                manager
+                    .run(async |conn| {
+                        insert(conn, "x").await?;
+                        match attempts.fetch_add(1, Ordering::SeqCst) {
+                            0 => Err(serialization_failure()),
+                            _ => Ok(()),
+                        }
+                    })
+                    .await
+                    .unwrap();
+                // An error that is not retried: one attempt, rolled back.
+                let failed = manager
+                    .run(async |_conn| Err::<(), _>(sqlx::Error::RowNotFound))
+                    .await;
+                assert!(failed.is_err());
+            });
+    });
+    let attempts = |outcome: &str| {
+        metrics.counter(&format!(
+            "uno_tx_attempts_total{{backend=SQLite,outcome={outcome}}}"
+        ))
+    };
+    assert_eq!((attempts("committed"), attempts("rolled_back")), (1, 2));
+    assert_eq!(metrics.counter("uno_tx_retries_total{backend=SQLite}"), 1);
+}
