@@ -78,6 +78,18 @@
 //! # Features
 //!
 //! - `tracing`: logs background cleanup failures and discarded pool resources.
+//! - `metrics`: a [`ResourcePool`]'s gauges and exhaustion on the
+//!   [`metrics`](https://docs.rs/metrics) facade, labelled with its
+//!   [`name`](ResourcePoolBuilder::name) (`unnamed` without one). The gauges are read
+//!   from the pool's status whenever an acquire starts waiting or ends (however it
+//!   ends) and whenever a resource goes back:
+//!
+//!   | name | kind | labels | what |
+//!   | --- | --- | --- | --- |
+//!   | `uno_pool_size` | gauge | `pool` | resources the pool holds, idle or acquired |
+//!   | `uno_pool_idle` | gauge | `pool` | idle resources |
+//!   | `uno_pool_waiting` | gauge | `pool` | callers of `acquire` waiting for a resource |
+//!   | `uno_pool_acquire_timeouts_total` | counter | `pool` | acquires that ran out of time (the pool was exhausted) |
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -86,6 +98,8 @@
 
 mod error;
 mod managed;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod pool;
 mod resource;
 mod shared;

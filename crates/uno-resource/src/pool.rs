@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::managed::{
@@ -70,18 +71,35 @@ pub struct ResourcePoolBuilder<R: AsyncResource> {
     initialize_timeout: Option<Duration>,
     health_check_timeout: Option<Duration>,
     cleanup_timeout: Duration,
+    name: Option<Arc<str>>,
 }
 
 /// A resource acquired from a [`ResourcePool`]; derefs to the resource and goes back to
 /// the pool when dropped.
 pub struct Pooled<R: AsyncResource> {
     object: Object<PoolManager<R>>,
+    // Dropped after the object went back, so the gauges see it returned.
+    #[cfg(feature = "metrics")]
+    _returned: Returned<R>,
+}
+
+/// Reports the pool's gauges when dropped.
+#[cfg(feature = "metrics")]
+struct Returned<R: AsyncResource>(managed::Pool<PoolManager<R>>);
+
+#[cfg(feature = "metrics")]
+impl<R: AsyncResource> Drop for Returned<R> {
+    fn drop(&mut self) {
+        crate::metrics::report(self.0.manager().name.as_ref(), self.0.status());
+    }
 }
 
 /// Creates and recycles the pool's resources for deadpool.
 struct PoolManager<R: AsyncResource> {
     factory: Box<dyn Fn() -> R + Send + Sync>,
     tracker: CleanupTracker,
+    /// What the `metrics` feature labels the pool's metrics with.
+    name: Option<Arc<str>>,
 }
 
 impl<R: AsyncResource> ResourcePool<R> {
@@ -102,6 +120,7 @@ impl<R: AsyncResource> ResourcePool<R> {
             initialize_timeout: None,
             health_check_timeout: None,
             cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
+            name: None,
         }
     }
 
@@ -121,8 +140,23 @@ impl<R: AsyncResource> ResourcePool<R> {
     /// initialised is dropped without cleanup, and an idle one being checked is
     /// discarded and cleaned up in the background.
     pub async fn acquire(&self) -> Result<Pooled<R>, Error<R::Error>> {
-        match self.pool.get().await {
-            Ok(object) => Ok(Pooled { object }),
+        #[cfg(feature = "metrics")]
+        let got = {
+            let name = self.pool.manager().name.as_ref();
+            let got = crate::metrics::watched(name, || self.pool.status(), self.pool.get()).await;
+            if let Err(PoolError::Timeout(TimeoutType::Wait)) = &got {
+                crate::metrics::acquire_timed_out(name);
+            }
+            got
+        };
+        #[cfg(not(feature = "metrics"))]
+        let got = self.pool.get().await;
+        match got {
+            Ok(object) => Ok(Pooled {
+                object,
+                #[cfg(feature = "metrics")]
+                _returned: Returned(self.pool.clone()),
+            }),
             Err(PoolError::Backend(error)) => Err(Error::Initialize(error)),
             Err(PoolError::Timeout(TimeoutType::Create)) => Err(Error::InitializeTimeout(
                 self.initialize_timeout.unwrap_or_default(),
@@ -187,6 +221,12 @@ impl<R: AsyncResource> ResourcePool<R> {
         self.pool.status().max_size
     }
 
+    /// The name given with [`ResourcePoolBuilder::name`], if any.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.pool.manager().name.as_deref()
+    }
+
     /// The tracker on which the pool's discarded and dropped resources are cleaned up.
     #[must_use]
     pub fn tracker(&self) -> &CleanupTracker {
@@ -201,6 +241,14 @@ impl<R: AsyncResource> ResourcePool<R> {
 pub const MAX_POOL_SIZE: usize = 1 << 16;
 
 impl<R: AsyncResource> ResourcePoolBuilder<R> {
+    /// Names the pool: with the `metrics` feature, its metrics carry the label
+    /// `pool="<name>"` (`"unnamed"` without one).
+    #[must_use]
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
     /// The most resources the pool holds at once, idle or acquired: at least 1 and at
     /// most [`MAX_POOL_SIZE`] ([`build`](Self::build) refuses others with
     /// [`Error::InvalidConfig`]). deadpool reserves room for every resource when the
@@ -293,6 +341,7 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
         let manager = PoolManager {
             factory: self.factory,
             tracker: CleanupTracker::with_cleanup_timeout(self.cleanup_timeout),
+            name: self.name,
         };
         let pool = managed::Pool::builder(manager)
             .max_size(self.max_size)
