@@ -49,6 +49,15 @@
 //!
 //! - `tracing`: logs the shutdown's start, failed work and handler runs, aborted work
 //!   and signals during shutdown.
+//! - `metrics`: what each exit through [`Shutdown::run`] took, on the
+//!   [`metrics`](https://docs.rs/metrics) facade (phases are timed only for an exit
+//!   that began with a shutdown):
+//!
+//!   | name | kind | labels | what |
+//!   | --- | --- | --- | --- |
+//!   | `uno_shutdown_phase_seconds` | histogram | `phase` | how long each phase of an exit took: `work` (from the shutdown's start until the registered work finished or was aborted), then `drains` (until batchers and cleanups finished or the grace period ran out) |
+//!   | `uno_shutdown_aborted_total` | counter | | tasks aborted when the grace period ran out |
+//!   | `uno_shutdown_unfinished_drains_total` | counter | | drains still unfinished when the grace period ran out |
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
@@ -59,6 +68,7 @@ mod builder;
 mod drain;
 mod error;
 mod handler;
+mod metrics;
 mod platform;
 mod report;
 mod shutdown;

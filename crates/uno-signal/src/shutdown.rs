@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use futures_util::FutureExt as _;
 
+use crate::metrics;
 use crate::platform::{self, Registration, SignalStream};
 use crate::{
     Drain, Failure, ForceExit, Outcome, ShutdownBuilder, ShutdownReason, ShutdownReport, Signal,
@@ -459,7 +460,18 @@ impl Shutdown {
         } else {
             self.collect_until(deadline).await
         };
+        // Phases are timed only for an exit that began with a shutdown (not for work
+        // that all finished first).
+        let shut_down = self.state.began_at.get().is_some();
+        if shut_down {
+            metrics::phase_ended("work", began_at);
+        }
+        let drains_began = Instant::now();
         let unfinished_drains = self.drains.wait_until(deadline).await;
+        if shut_down {
+            metrics::phase_ended("drains", drains_began);
+        }
+        metrics::exit_ended(aborted.len(), unfinished_drains.len());
         #[cfg(feature = "tracing")]
         if !unfinished_drains.is_empty() {
             tracing::warn!(
