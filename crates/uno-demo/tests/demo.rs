@@ -297,3 +297,52 @@ async fn second_sigint_forces_exit_with_130() {
         "no partial order after a forced exit"
     );
 }
+
+/// The value printed for `metric` in the `--metrics` table.
+fn metric_value(output: &str, metric: &str) -> String {
+    output
+        .lines()
+        .find(|line| line.starts_with(metric) && line[metric.len()..].starts_with("  "))
+        .map(|line| line[metric.len()..].trim().to_owned())
+        .unwrap_or_else(|| panic!("no metric {metric:?} in:\n{output}"))
+}
+
+#[tokio::test]
+async fn metrics_agree_with_the_summary() {
+    sqlx::any::install_default_drivers();
+    let (_dir, url) = sqlite_url("metrics");
+    let mut demo = Demo::start(&[
+        "--orders",
+        "200",
+        "--latency-ms",
+        "1",
+        "--fail-rate",
+        "0.2",
+        "--db",
+        &url,
+        "--metrics",
+    ]);
+    demo.wait_for("processing 200 orders");
+    let (status, output) = demo.finish();
+    assert!(status.success(), "{status}\n{output}");
+    let number = |metric: &str| -> i64 { metric_value(&output, metric).parse().unwrap() };
+    // Every payment call is a retry attempt under the limiter, and every retry counted.
+    let calls = summary_value(&output, "payment calls");
+    assert_eq!(number("uno_retry_attempts_total{policy=payments}"), calls);
+    assert_eq!(number("uno_limit_acquired_total{limiter=payments}"), calls);
+    assert_eq!(
+        number("uno_retry_retries_total{policy=payments}"),
+        summary_value(&output, "payment retries")
+    );
+    assert_eq!(number("uno_limit_acquired_total{limiter=intake}"), 200);
+    // One committed transaction per batch written, and nothing left in flight.
+    assert_eq!(
+        number("uno_tx_attempts_total{backend=SQLite,outcome=committed}"),
+        summary_value(&output, "batches written")
+    );
+    assert_eq!(number("uno_limit_in_flight{limiter=payments}"), 0);
+    assert!(
+        metric_value(&output, "uno_batch_size{batcher=paid orders}").starts_with("count "),
+        "{output}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshot};
 
 /// What code recorded, each metric keyed `name{label=value,...}` (labels sorted by
 /// name; just `name` without labels).
@@ -36,30 +36,65 @@ pub fn recorded<R>(f: impl FnOnce() -> R) -> (R, Recorded) {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let result = metrics::with_local_recorder(&recorder, f);
-    let mut recorded = Recorded::default();
-    for (key, _unit, _description, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let mut labels: Vec<String> = key
-            .labels()
-            .map(|label| format!("{}={}", label.key(), label.value()))
-            .collect();
-        labels.sort();
-        let name = match labels.is_empty() {
-            true => key.name().to_owned(),
-            false => format!("{}{{{}}}", key.name(), labels.join(",")),
-        };
-        match value {
-            DebugValue::Counter(total) => {
-                recorded.counters.insert(name, total);
-            }
-            DebugValue::Gauge(value) => {
-                recorded.gauges.insert(name, value.into_inner());
-            }
-            DebugValue::Histogram(values) => {
-                let values = values.into_iter().map(|value| value.into_inner()).collect();
-                recorded.histograms.insert(name, values);
+    (result, Recorded::from(snapshotter.snapshot()))
+}
+
+impl From<Snapshot> for Recorded {
+    fn from(snapshot: Snapshot) -> Self {
+        let mut recorded = Recorded::default();
+        for (key, _unit, _description, value) in snapshot.into_vec() {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|label| format!("{}={}", label.key(), label.value()))
+                .collect();
+            labels.sort();
+            let name = match labels.is_empty() {
+                true => key.name().to_owned(),
+                false => format!("{}{{{}}}", key.name(), labels.join(",")),
+            };
+            match value {
+                DebugValue::Counter(total) => {
+                    recorded.counters.insert(name, total);
+                }
+                DebugValue::Gauge(value) => {
+                    recorded.gauges.insert(name, value.into_inner());
+                }
+                DebugValue::Histogram(values) => {
+                    let values = values.into_iter().map(|value| value.into_inner()).collect();
+                    recorded.histograms.insert(name, values);
+                }
             }
         }
+        recorded
     }
-    (result, recorded)
+}
+
+impl std::fmt::Display for Recorded {
+    /// One line per metric, in name order: a counter's total, a gauge's value, a
+    /// histogram's count, mean and maximum.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut lines: Vec<(String, String)> = Vec::new();
+        for (name, total) in &self.counters {
+            lines.push((name.clone(), total.to_string()));
+        }
+        for (name, value) in &self.gauges {
+            lines.push((name.clone(), format!("{value}")));
+        }
+        for (name, values) in &self.histograms {
+            let count = values.len();
+            let mean = values.iter().sum::<f64>() / count.max(1) as f64;
+            let max = values.iter().copied().fold(0.0_f64, f64::max);
+            lines.push((
+                name.clone(),
+                format!("count {count}, mean {mean:.4}, max {max:.4}"),
+            ));
+        }
+        lines.sort();
+        let width = lines.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        for (name, value) in lines {
+            writeln!(f, "{name:<width$}  {value}")?;
+        }
+        Ok(())
+    }
 }

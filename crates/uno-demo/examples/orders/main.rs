@@ -32,6 +32,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use metrics_util::debugging::DebuggingRecorder;
 use tokio::time::Instant;
 use uno::batch::AsyncBatcher;
 use uno::limit::{AdaptiveLimiter, Aimd, Limiter};
@@ -40,6 +41,7 @@ use uno::retry::{Jitter, RetryPolicy};
 use uno::signal::{Shutdown, Signal, SignalExit};
 use uno::taskgroup::{CancellationToken, TaskGroup};
 use uno::tx::TransactionManager;
+use uno_testkit::metrics::Recorded;
 
 use crate::payment::{Behaviour, PaymentClient, PaymentError};
 use crate::report::{Progress, Stats};
@@ -49,7 +51,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 const USAGE: &str = "\
 usage: orders [--orders N] [--db URL] [--fail-rate F] [--concurrency N] [--seed N]
-              [--latency-ms N] [--limiter adaptive|fixed]
+              [--latency-ms N] [--limiter adaptive|fixed] [--metrics]
 
   --orders N       orders to process (default 4000)
   --db URL         sqlite://PATH, postgres://... or mysql://...; default: a SQLite
@@ -59,7 +61,8 @@ usage: orders [--orders N] [--db URL] [--fail-rate F] [--concurrency N] [--seed 
   --concurrency N  most payment calls in flight (the limiter's ceiling; default 64)
   --seed N         seed of every random choice (default 42)
   --latency-ms N   mean payment latency below the service's knee (default 10)
-  --limiter KIND   adaptive (AIMD, default) or fixed (at --concurrency)";
+  --limiter KIND   adaptive (AIMD, default) or fixed (at --concurrency)
+  --metrics        print what the patterns reported on the metrics facade at the end";
 
 /// The command line.
 #[derive(Debug, Clone)]
@@ -71,6 +74,7 @@ struct Args {
     seed: u64,
     latency: Duration,
     adaptive: bool,
+    metrics: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -82,10 +86,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         seed: 42,
         latency: Duration::from_millis(10),
         adaptive: true,
+        metrics: false,
     };
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
+        }
+        if flag == "--metrics" {
+            parsed.metrics = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |what: &str| format!("{flag} needs {what}, got {value:?}");
@@ -151,6 +160,17 @@ struct Check {
 }
 
 async fn run(args: Args) -> Result<ExitCode, BoxError> {
+    // Every pattern reports to the process's recorder; a debugging one keeps it all for
+    // the table at the end (a service would install a Prometheus exporter instead).
+    let metrics = args.metrics.then(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder
+            .install()
+            .map(|()| snapshotter)
+            .map_err(|error| format!("--metrics: {error}"))
+    });
+    let metrics = metrics.transpose()?;
     // A Ctrl-C that drains cleanly exits 0: the demo did what it was asked.
     let shutdown = Shutdown::builder()
         .signals([Signal::Interrupt, Signal::Terminate])
@@ -198,6 +218,9 @@ async fn run(args: Args) -> Result<ExitCode, BoxError> {
     let report = shutdown.run().await;
 
     report::print_summary(&stats, args.orders, started.elapsed(), &backend_name(&args));
+    if let Some(snapshotter) = &metrics {
+        println!("\nmetrics:\n{}", Recorded::from(snapshotter.snapshot()));
+    }
     if let Some(reason) = report.reason() {
         println!(
             "shutdown: {reason:?}; {}",
@@ -322,24 +345,34 @@ async fn process_orders<DB: Store>(
                 Ok::<_, uno::tx::Error>(vec![(); count])
             }
         })
+        .name("paid orders")
         .max_batch_size(100)
         .max_wait_time(Duration::from_millis(20))
         .build()?
     };
 
     let limiter = if args.adaptive {
-        PaymentLimiter::Adaptive(AdaptiveLimiter::new(
-            Aimd::builder()
-                .initial_limit(4)
-                .min_limit(1)
-                .max_limit(args.concurrency)
-                .latency_threshold(args.latency * 3)
-                .build()?,
-        ))
+        PaymentLimiter::Adaptive(
+            AdaptiveLimiter::new(
+                Aimd::builder()
+                    .initial_limit(4)
+                    .min_limit(1)
+                    .max_limit(args.concurrency)
+                    .latency_threshold(args.latency * 3)
+                    .build()?,
+            )
+            .named("payments"),
+        )
     } else {
-        PaymentLimiter::Fixed(Limiter::new(args.concurrency)?)
+        PaymentLimiter::Fixed(
+            Limiter::builder()
+                .limit(args.concurrency)
+                .name("payments")
+                .build()?,
+        )
     };
     let policy = RetryPolicy::exponential(Duration::from_millis(5))
+        .name("payments")
         .max_attempts(4)
         .max_delay(Duration::from_millis(200))
         .jitter(Jitter::Full)
@@ -359,7 +392,10 @@ async fn process_orders<DB: Store>(
     // may call the payment service at once. After the first Ctrl-C the producer stops;
     // the orders in progress finish.
     let group: TaskGroup<(), BoxError> = TaskGroup::new();
-    let intake = Limiter::new(args.concurrency)?;
+    let intake = Limiter::builder()
+        .limit(args.concurrency)
+        .name("intake")
+        .build()?;
     let spawner = group.spawner();
     let producer = {
         let (stats, token) = (stats.clone(), token.clone());
