@@ -5,38 +5,31 @@
 use std::time::Duration;
 
 use uno_breaker::{CircuitBreaker, State};
-use uno_testkit::metrics::recorded;
+use uno_testkit::metrics::recorded_paused;
 
 #[test]
 fn state_transitions_refusals_and_calls_are_reported() {
-    let ((), metrics) = recorded(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
+    let (metrics, (), _runtime) = recorded_paused(async {
+        let breaker = CircuitBreaker::builder()
+            .consecutive_failures(2)
+            .open_for(Duration::from_secs(10))
+            .name("db")
             .build()
             .unwrap();
-        runtime.block_on(async {
-            let breaker = CircuitBreaker::builder()
-                .consecutive_failures(2)
-                .open_for(Duration::from_secs(10))
-                .name("db")
-                .build()
-                .unwrap();
-            assert_eq!(breaker.name(), Some("db"));
-            let ok = || async { Ok::<_, &str>(()) };
-            let fail = || async { Err::<(), _>("down") };
-            breaker.call(ok()).await.unwrap();
-            // Two failures open it; two calls are refused while it is open.
-            breaker.call(fail()).await.unwrap_err();
-            breaker.call(fail()).await.unwrap_err();
-            assert_eq!(breaker.state(), State::Open);
-            breaker.call(ok()).await.unwrap_err();
-            breaker.call(ok()).await.unwrap_err();
-            // After 10 s a probe runs and closes it.
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            breaker.call(ok()).await.unwrap();
-            assert_eq!(breaker.state(), State::Closed);
-        });
+        assert_eq!(breaker.name(), Some("db"));
+        let ok = || async { Ok::<_, &str>(()) };
+        let fail = || async { Err::<(), _>("down") };
+        breaker.call(ok()).await.unwrap();
+        // Two failures open it; two calls are refused while it is open.
+        breaker.call(fail()).await.unwrap_err();
+        breaker.call(fail()).await.unwrap_err();
+        assert_eq!(breaker.state(), State::Open);
+        breaker.call(ok()).await.unwrap_err();
+        breaker.call(ok()).await.unwrap_err();
+        // After 10 s a probe runs and closes it.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        breaker.call(ok()).await.unwrap();
+        assert_eq!(breaker.state(), State::Closed);
     });
     let calls = |outcome: &str| {
         metrics.counter(&format!(
@@ -61,22 +54,15 @@ fn state_transitions_refusals_and_calls_are_reported() {
 
 #[test]
 fn an_unnamed_breaker_is_labelled_unnamed_and_its_open_state_shows() {
-    let ((), metrics) = recorded(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
+    let (metrics, (), _runtime) = recorded_paused(async {
+        let breaker = CircuitBreaker::builder()
+            .consecutive_failures(1)
             .build()
             .unwrap();
-        runtime.block_on(async {
-            let breaker = CircuitBreaker::builder()
-                .consecutive_failures(1)
-                .build()
-                .unwrap();
-            breaker
-                .call(async { Err::<(), _>("down") })
-                .await
-                .unwrap_err();
-        });
+        breaker
+            .call(async { Err::<(), _>("down") })
+            .await
+            .unwrap_err();
     });
     assert_eq!(
         metrics.gauge("uno_breaker_state{breaker=unnamed}"),

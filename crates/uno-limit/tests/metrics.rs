@@ -6,23 +6,11 @@
 use std::time::Duration;
 
 use uno_limit::{AdaptiveLimiter, Aimd, FullPolicy, LimitError, Limiter};
-use uno_testkit::metrics::{Recorded, recorded};
-
-/// Runs `test` on a paused runtime under a recorder. What the test returns (permits,
-/// tasks) and the runtime live on until the caller drops them, after the snapshot.
-fn paused<T>(test: impl Future<Output = T>) -> (Recorded, T, tokio::runtime::Runtime) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (held, metrics) = recorded(|| runtime.block_on(test));
-    (metrics, held, runtime)
-}
+use uno_testkit::metrics::recorded_paused;
 
 #[test]
 fn a_limiter_reports_what_is_in_flight_waiting_admitted_and_refused() {
-    let (metrics, (), _runtime) = paused(async {
+    let (metrics, (), _runtime) = recorded_paused(async {
         let limiter = Limiter::builder().limit(2).name("api").build().unwrap();
         assert_eq!(limiter.name(), Some("api"));
         let first = limiter.acquire().await.unwrap();
@@ -65,7 +53,7 @@ fn a_limiter_reports_what_is_in_flight_waiting_admitted_and_refused() {
     reason = "the waiters are bare tasks so that one can be aborted and one left waiting"
 )]
 fn the_gauges_show_a_full_limiter_with_a_queue() {
-    let (metrics, _held, _runtime) = paused(async {
+    let (metrics, _held, _runtime) = recorded_paused(async {
         let limiter = Limiter::builder().limit(1).build().unwrap();
         let held = limiter.acquire().await.unwrap();
         let queued = limiter.clone();
@@ -91,7 +79,7 @@ fn the_gauges_show_a_full_limiter_with_a_queue() {
 
 #[test]
 fn an_adaptive_limiter_reports_its_limit_as_it_moves() {
-    let (metrics, _held, _runtime) = paused(async {
+    let (metrics, _held, _runtime) = recorded_paused(async {
         let aimd = Aimd::builder().initial_limit(4).build().unwrap();
         let limiter = AdaptiveLimiter::with_policy(aimd, FullPolicy::Reject)
             .unwrap()

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use uno_resource::{AsyncResource, Error, ResourcePool};
-use uno_testkit::metrics::recorded;
+use uno_testkit::metrics::recorded_paused;
 
 struct Connection;
 
@@ -22,35 +22,28 @@ impl AsyncResource for Connection {
 
 #[test]
 fn the_gauges_follow_acquires_waits_and_returns() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (held, metrics) = recorded(|| {
-        runtime.block_on(async {
-            let pool = ResourcePool::builder(|| Connection)
-                .name("db")
-                .max_size(2)
-                .acquire_timeout(Duration::from_millis(50))
-                .build()
-                .unwrap();
-            assert_eq!(pool.name(), Some("db"));
-            let first = pool.acquire().await.unwrap();
-            let second = pool.acquire().await.unwrap();
-            drop(second);
-            let second = pool.acquire().await.unwrap();
-            // Exhausted: a waiter that times out is counted, and leaves the queue.
-            assert!(matches!(
-                pool.acquire().await,
-                Err(Error::AcquireTimeout(_))
-            ));
-            // A waiter cancelled mid-wait leaves the gauge as it found it.
-            let cancelled = tokio::time::timeout(Duration::from_millis(10), pool.acquire()).await;
-            assert!(cancelled.is_err());
-            drop(second);
-            (pool, first)
-        })
+    let (metrics, held, _runtime) = recorded_paused(async {
+        let pool = ResourcePool::builder(|| Connection)
+            .name("db")
+            .max_size(2)
+            .acquire_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        assert_eq!(pool.name(), Some("db"));
+        let first = pool.acquire().await.unwrap();
+        let second = pool.acquire().await.unwrap();
+        drop(second);
+        let second = pool.acquire().await.unwrap();
+        // Exhausted: a waiter that times out is counted, and leaves the queue.
+        assert!(matches!(
+            pool.acquire().await,
+            Err(Error::AcquireTimeout(_))
+        ));
+        // A waiter cancelled mid-wait leaves the gauge as it found it.
+        let cancelled = tokio::time::timeout(Duration::from_millis(10), pool.acquire()).await;
+        assert!(cancelled.is_err());
+        drop(second);
+        (pool, first)
     });
     assert_eq!(metrics.gauge("uno_pool_size{pool=db}"), Some(2.0));
     assert_eq!(metrics.gauge("uno_pool_idle{pool=db}"), Some(1.0));
@@ -68,24 +61,17 @@ fn the_gauges_follow_acquires_waits_and_returns() {
     reason = "the waiter is a bare task so that it is still waiting when the metrics are read"
 )]
 fn a_waiting_caller_shows_in_the_gauge() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let (held, metrics) = recorded(|| {
-        runtime.block_on(async {
-            let pool = ResourcePool::builder(|| Connection)
-                .max_size(1)
-                .build()
-                .unwrap();
-            let only = pool.acquire().await.unwrap();
-            let other = pool.clone();
-            let waiter = tokio::spawn(async move { other.acquire().await.map(drop) });
-            tokio::task::yield_now().await;
-            assert!(!waiter.is_finished());
-            (pool, only, waiter)
-        })
+    let (metrics, held, _runtime) = recorded_paused(async {
+        let pool = ResourcePool::builder(|| Connection)
+            .max_size(1)
+            .build()
+            .unwrap();
+        let only = pool.acquire().await.unwrap();
+        let other = pool.clone();
+        let waiter = tokio::spawn(async move { other.acquire().await.map(drop) });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        (pool, only, waiter)
     });
     assert_eq!(metrics.gauge("uno_pool_waiting{pool=unnamed}"), Some(1.0));
     assert_eq!(metrics.gauge("uno_pool_idle{pool=unnamed}"), Some(0.0));

@@ -6,15 +6,7 @@ use std::io::{Error, ErrorKind};
 use std::time::Duration;
 
 use uno_retry::RetryPolicy;
-use uno_testkit::metrics::recorded;
-
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap()
-}
+use uno_testkit::metrics::recorded_paused;
 
 /// Runs `policy` over an operation that fails `failures` times, then succeeds.
 async fn run(policy: &RetryPolicy<Error>, failures: u32) -> Result<u32, Error> {
@@ -35,25 +27,23 @@ async fn run(policy: &RetryPolicy<Error>, failures: u32) -> Result<u32, Error> {
 
 #[test]
 fn attempts_retries_and_give_ups_are_counted_per_policy() {
-    let ((), metrics) = recorded(|| {
-        paused_runtime().block_on(async {
-            let payments = RetryPolicy::constant(Duration::from_millis(10))
-                .max_attempts(3)
-                .name("payments")
-                .build()
-                .unwrap();
-            // Two failures, then an answer: 3 attempts, 2 retries.
-            assert_eq!(run(&payments, 2).await.unwrap(), 3);
-            // Never answers: 3 attempts, 2 retries, a give-up at max_attempts.
-            assert!(run(&payments, u32::MAX).await.is_err());
+    let (metrics, (), _runtime) = recorded_paused(async {
+        let payments = RetryPolicy::constant(Duration::from_millis(10))
+            .max_attempts(3)
+            .name("payments")
+            .build()
+            .unwrap();
+        // Two failures, then an answer: 3 attempts, 2 retries.
+        assert_eq!(run(&payments, 2).await.unwrap(), 3);
+        // Never answers: 3 attempts, 2 retries, a give-up at max_attempts.
+        assert!(run(&payments, u32::MAX).await.is_err());
 
-            // Unnamed, and the error is not retryable: 1 attempt, a give-up.
-            let picky: RetryPolicy<Error> = RetryPolicy::constant(Duration::from_millis(10))
-                .retry_if(|error: &Error| error.kind() == ErrorKind::TimedOut)
-                .build()
-                .unwrap();
-            assert!(run(&picky, 1).await.is_err());
-        });
+        // Unnamed, and the error is not retryable: 1 attempt, a give-up.
+        let picky: RetryPolicy<Error> = RetryPolicy::constant(Duration::from_millis(10))
+            .retry_if(|error: &Error| error.kind() == ErrorKind::TimedOut)
+            .build()
+            .unwrap();
+        assert!(run(&picky, 1).await.is_err());
     });
     assert_eq!(
         metrics.counter("uno_retry_attempts_total{policy=payments}"),
@@ -84,16 +74,14 @@ fn attempts_retries_and_give_ups_are_counted_per_policy() {
 
 #[test]
 fn a_deadline_give_up_is_told_apart() {
-    let ((), metrics) = recorded(|| {
-        paused_runtime().block_on(async {
-            let policy = RetryPolicy::constant(Duration::from_secs(1))
-                .max_attempts(10)
-                .name("search")
-                .build()
-                .unwrap();
-            let result = uno_deadline::within(Duration::from_millis(1500), run(&policy, u32::MAX));
-            assert!(result.await.unwrap().is_err());
-        });
+    let (metrics, (), _runtime) = recorded_paused(async {
+        let policy = RetryPolicy::constant(Duration::from_secs(1))
+            .max_attempts(10)
+            .name("search")
+            .build()
+            .unwrap();
+        let result = uno_deadline::within(Duration::from_millis(1500), run(&policy, u32::MAX));
+        assert!(result.await.unwrap().is_err());
     });
     // Attempts at 0 s and 1 s; the next would start past the deadline.
     assert_eq!(

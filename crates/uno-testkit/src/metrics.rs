@@ -98,3 +98,21 @@ impl std::fmt::Display for Recorded {
         Ok(())
     }
 }
+
+/// Runs `test` on a new current-thread runtime with paused time, under [`recorded`].
+/// Returns what was recorded, what `test` returned and the runtime: what the test
+/// hands back (permits, waiting tasks) and the runtime's tasks stay alive until the
+/// caller drops them, after the metrics were read.
+///
+/// # Panics
+///
+/// If the runtime cannot be built, and with any panic of `test`.
+pub fn recorded_paused<T>(test: impl Future<Output = T>) -> (Recorded, T, tokio::runtime::Runtime) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a current-thread runtime builds");
+    let (held, recorded) = recorded(|| runtime.block_on(test));
+    (recorded, held, runtime)
+}

@@ -50,93 +50,82 @@ where
     DB: Backend,
     F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
 {
-    let result = attempt::<DB, T, E, F>(pool, statement, timeout, find_sqlx_error, f).await;
+    // One block for the transaction, whose early returns all reach the report below.
+    let result = async {
+        let deadline = uno_deadline::current();
+        let cap = match Cap::new(timeout, deadline) {
+            Ok(cap) => cap,
+            Err(passed) => return Err(passed),
+        };
+        let connection = match cap.wait(pool.acquire()).await {
+            Ok(acquired) => acquired.map_err(Error::Begin)?,
+            Err(ran_out) => return Err(ran_out),
+        };
+        let mut lease = Lease {
+            connection,
+            stage: Stage::Beginning,
+        };
+        // Read the time left only now, after waiting for the connection, so that the
+        // server is told no more than what is really left.
+        let told_server = deadline.and_then(|deadline| {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let statement = DB::begin_statement_under_deadline(statement.as_ref(), remaining)?;
+            Some((deadline, statement))
+        });
+        let statement = match &told_server {
+            Some((_, with_deadline)) => Some(with_deadline.clone()),
+            None => statement,
+        };
+        let mut transaction = match cap
+            .wait(level::begin::<DB>(&mut lease.connection, statement))
+            .await
+        {
+            Ok(begun) => begun.map_err(Error::Begin)?,
+            Err(ran_out) => return Err(ran_out),
+        };
+        lease.stage = Stage::Running;
+        let outcome = match cap.wait(catch_panic(f(&mut *transaction))).await {
+            Ok(outcome) => outcome,
+            Err(ran_out) => {
+                // Dropping the transaction queues its ROLLBACK, which the pool sends before
+                // reusing the connection (or the lease closes the connection). Awaiting it
+                // here could wait as long as the query the cap just interrupted.
+                drop(transaction);
+                return Err(ran_out);
+            }
+        };
+        // A statement the server stopped at the deadline it was told about is the deadline
+        // passing, not the closure's own failure. The server's timer starts after the
+        // client's and is rounded up, so it never fires before the deadline; one that did
+        // was the caller's own (a shorter `statement_timeout`, a cancel).
+        let stopped_at_deadline = told_server.and_then(|(deadline, _)| match &outcome {
+            Ok(Err(error))
+                if Instant::now() >= deadline
+                    && find_sqlx_error(error).is_some_and(is_statement_cancelled) =>
+            {
+                Some(deadline)
+            }
+            _ => None,
+        });
+        let mut finished = finish(transaction, outcome).await;
+        lease.stage = Stage::Settled;
+        // A transaction that something else ended, or that could not be rolled back, may
+        // leave sqlx's idea of the connection's depth wrong: such a connection is closed
+        // (the server then ends whatever it still holds), never reused.
+        if matches!(
+            finished,
+            Ok(Err(Error::Lost { .. } | Error::Rollback { .. }))
+        ) {
+            lease.connection.close_on_drop();
+        }
+        if let (Some(deadline), Ok(Err(Error::Aborted(_)))) = (stopped_at_deadline, &finished) {
+            finished = Ok(Err(Error::DeadlinePassed { deadline }));
+        }
+        settle(finished)
+    }
+    .await;
     metrics::attempt_ended(DB::BACKEND_NAME, &result);
     result
-}
-
-/// One transaction: `run_pooled` without the reporting.
-async fn attempt<DB, T, E, F>(
-    pool: &Pool<DB>,
-    statement: Option<SqlStr>,
-    timeout: Option<Duration>,
-    find_sqlx_error: FindSqlxError<E>,
-    f: F,
-) -> Result<T, Error<E>>
-where
-    DB: Backend,
-    F: for<'a> TransactionFn<'a, DB::Connection, Result<T, E>>,
-{
-    let deadline = uno_deadline::current();
-    let cap = match Cap::new(timeout, deadline) {
-        Ok(cap) => cap,
-        Err(passed) => return Err(passed),
-    };
-    let connection = match cap.wait(pool.acquire()).await {
-        Ok(acquired) => acquired.map_err(Error::Begin)?,
-        Err(ran_out) => return Err(ran_out),
-    };
-    let mut lease = Lease {
-        connection,
-        stage: Stage::Beginning,
-    };
-    // Read the time left only now, after waiting for the connection, so that the
-    // server is told no more than what is really left.
-    let told_server = deadline.and_then(|deadline| {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let statement = DB::begin_statement_under_deadline(statement.as_ref(), remaining)?;
-        Some((deadline, statement))
-    });
-    let statement = match &told_server {
-        Some((_, with_deadline)) => Some(with_deadline.clone()),
-        None => statement,
-    };
-    let mut transaction = match cap
-        .wait(level::begin::<DB>(&mut lease.connection, statement))
-        .await
-    {
-        Ok(begun) => begun.map_err(Error::Begin)?,
-        Err(ran_out) => return Err(ran_out),
-    };
-    lease.stage = Stage::Running;
-    let outcome = match cap.wait(catch_panic(f(&mut *transaction))).await {
-        Ok(outcome) => outcome,
-        Err(ran_out) => {
-            // Dropping the transaction queues its ROLLBACK, which the pool sends before
-            // reusing the connection (or the lease closes the connection). Awaiting it
-            // here could wait as long as the query the cap just interrupted.
-            drop(transaction);
-            return Err(ran_out);
-        }
-    };
-    // A statement the server stopped at the deadline it was told about is the deadline
-    // passing, not the closure's own failure. The server's timer starts after the
-    // client's and is rounded up, so it never fires before the deadline; one that did
-    // was the caller's own (a shorter `statement_timeout`, a cancel).
-    let stopped_at_deadline = told_server.and_then(|(deadline, _)| match &outcome {
-        Ok(Err(error))
-            if Instant::now() >= deadline
-                && find_sqlx_error(error).is_some_and(is_statement_cancelled) =>
-        {
-            Some(deadline)
-        }
-        _ => None,
-    });
-    let mut finished = finish(transaction, outcome).await;
-    lease.stage = Stage::Settled;
-    // A transaction that something else ended, or that could not be rolled back, may
-    // leave sqlx's idea of the connection's depth wrong: such a connection is closed
-    // (the server then ends whatever it still holds), never reused.
-    if matches!(
-        finished,
-        Ok(Err(Error::Lost { .. } | Error::Rollback { .. }))
-    ) {
-        lease.connection.close_on_drop();
-    }
-    if let (Some(deadline), Ok(Err(Error::Aborted(_)))) = (stopped_at_deadline, &finished) {
-        finished = Ok(Err(Error::DeadlinePassed { deadline }));
-    }
-    settle(finished)
 }
 
 /// Whether `error` is PostgreSQL stopping a statement (SQLSTATE `57014`,
