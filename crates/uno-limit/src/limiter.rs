@@ -180,20 +180,22 @@ impl Limiter {
         let inner = &*self.inner;
         let deadline = self.rate_deadline(inner.on_full);
         let _report = InFlightReport(inner);
-        let permit = admit(
-            inner.on_full,
-            || inner.limit,
-            (&inner.waiting, Some(&inner.meter)),
-            || inner.semaphore.try_acquire(),
-            || inner.semaphore.acquire(),
-        )
-        .await;
-        let permit = inner.meter.admitted(permit)?;
-        if let Some(rate) = &inner.rate {
-            inner
-                .meter
-                .admitted(admit_rate(rate, inner.on_full, deadline).await)?;
-        }
+        // The permit and the rate slot are one admission, counted once.
+        let admission = async {
+            let permit = admit(
+                inner.on_full,
+                || inner.limit,
+                (&inner.waiting, Some(&inner.meter)),
+                || inner.semaphore.try_acquire(),
+                || inner.semaphore.acquire(),
+            )
+            .await?;
+            if let Some(rate) = &inner.rate {
+                admit_rate(rate, inner.on_full, deadline).await?;
+            }
+            Ok(permit)
+        };
+        let permit = inner.meter.admitted(admission.await)?;
         inner.report_in_flight();
         // `.await` moves `future` into a temporary created after `permit`, so a `run`
         // cancelled while running drops the work (and what it holds) before the permit.
@@ -322,18 +324,30 @@ impl Limiter {
     /// # Ok::<(), LimitError>(())
     /// ```
     pub fn try_acquire(&self) -> Result<Permit, LimitError> {
+        self.inner.meter.admitted(self.try_permit())
+    }
+
+    /// [`try_acquire`](Self::try_acquire) without counting the outcome, for callers
+    /// that count it themselves (a refusal may still turn into a wait).
+    pub(crate) fn try_permit(&self) -> Result<Permit, LimitError> {
         let inner = &self.inner;
         let permit = inner
             .semaphore
             .clone()
             .try_acquire_owned()
             .map(|permit| Permit::new(permit, inner))
-            .map_err(|error| try_error(&error, inner.limit));
-        let permit = inner.meter.admitted(permit)?;
+            .map_err(|error| try_error(&error, inner.limit))?;
         if let Some(rate) = &inner.rate {
-            inner.meter.admitted(rate.try_acquire())?;
+            rate.try_acquire()?;
         }
         Ok(permit)
+    }
+
+    /// Where this limiter's admissions and refusals are counted.
+    // Used by the tower service only.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.inner.meter
     }
 
     /// Waits up to `timeout` for a permit, whatever the [`FullPolicy`].
@@ -366,12 +380,13 @@ impl Limiter {
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Permit, LimitError> {
         if timeout.is_zero() {
-            return self.try_acquire().map_err(|error| match error {
+            let refused_as_timeout = self.try_permit().map_err(|error| match error {
                 LimitError::Full { .. } | LimitError::Limited { .. } => {
                     LimitError::Timeout { timeout }
                 }
                 other => other,
             });
+            return self.inner.meter.admitted(refused_as_timeout);
         }
         self.acquire_with(FullPolicy::Timeout(timeout)).await
     }
@@ -379,21 +394,23 @@ impl Limiter {
     pub(crate) async fn acquire_with(&self, policy: FullPolicy) -> Result<Permit, LimitError> {
         let inner = &*self.inner;
         let deadline = self.rate_deadline(policy);
-        let permit = admit(
-            policy,
-            || inner.limit,
-            (&inner.waiting, Some(&inner.meter)),
-            || inner.semaphore.clone().try_acquire_owned(),
-            || inner.semaphore.clone().acquire_owned(),
-        )
-        .await;
-        let permit = Permit::new(inner.meter.admitted(permit)?, &self.inner);
-        if let Some(rate) = &inner.rate {
-            inner
-                .meter
-                .admitted(admit_rate(rate, policy, deadline).await)?;
-        }
-        Ok(permit)
+        // The permit and the rate slot are one admission, counted once.
+        let admission = async {
+            let permit = admit(
+                policy,
+                || inner.limit,
+                (&inner.waiting, Some(&inner.meter)),
+                || inner.semaphore.clone().try_acquire_owned(),
+                || inner.semaphore.clone().acquire_owned(),
+            )
+            .await?;
+            let permit = Permit::new(permit, &self.inner);
+            if let Some(rate) = &inner.rate {
+                admit_rate(rate, policy, deadline).await?;
+            }
+            Ok(permit)
+        };
+        inner.meter.admitted(admission.await)
     }
 
     /// When a [`FullPolicy::Timeout`] wait that must also cover the rate ends (`None`

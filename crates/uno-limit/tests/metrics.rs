@@ -104,3 +104,94 @@ fn an_adaptive_limiter_reports_its_limit_as_it_moves() {
         2
     );
 }
+
+/// Attacks on the counting: each admission counts once, whatever path it took.
+#[test]
+fn each_admission_and_refusal_counts_once_whatever_the_path() {
+    let (metrics, (), _runtime) = recorded_paused(async {
+        // A limiter that also keeps a rate: the permit and the rate slot are one
+        // admission, not two.
+        let limiter = Limiter::builder()
+            .limit(2)
+            .rate(10, Duration::from_secs(1))
+            .name("rated")
+            .build()
+            .unwrap();
+        drop(limiter.try_acquire().unwrap());
+        drop(limiter.acquire().await.unwrap());
+        assert_eq!(limiter.run(async { 1 }).await.unwrap(), 1);
+
+        // A zero timeout refuses at once, and says so as a timeout.
+        let zero = Limiter::builder().limit(1).name("zero").build().unwrap();
+        let _held = zero.acquire().await.unwrap();
+        assert!(matches!(
+            zero.acquire_timeout(Duration::ZERO).await,
+            Err(LimitError::Timeout { .. })
+        ));
+    });
+    assert_eq!(
+        metrics.counter("uno_limit_acquired_total{limiter=rated}"),
+        3
+    );
+    assert_eq!(metrics.counter("uno_limit_acquired_total{limiter=zero}"), 1);
+    assert_eq!(
+        metrics.counter("uno_limit_rejected_total{limiter=zero,reason=timeout}"),
+        1
+    );
+    assert_eq!(
+        metrics.counter("uno_limit_rejected_total{limiter=zero,reason=full}"),
+        0
+    );
+}
+
+/// Through the tower layer, a request that waits for its permit is one admission,
+/// not a refusal followed by an admission.
+#[cfg(feature = "tower")]
+#[test]
+fn a_layer_request_that_waits_is_admitted_once_and_never_refused() {
+    use tower::{Service, ServiceExt, service_fn};
+    use uno_limit::tower::LimitLayer;
+
+    let (metrics, (), _runtime) = recorded_paused(async {
+        let limiter = Limiter::builder().limit(1).name("layer").build().unwrap();
+        let layer = LimitLayer::new(limiter.clone());
+        // Each call takes a second, so the first still holds the permit when the
+        // second asks for it.
+        let inner = service_fn(|n: u32| async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, std::convert::Infallible>(n)
+        });
+        let mut first = tower::Layer::layer(&layer, inner);
+        let mut second = first.clone();
+        let held = first.ready().await.unwrap().call(1);
+        // The second waits in poll_ready until the first answers.
+        let waiting = async { second.ready().await.unwrap().call(2).await.unwrap() };
+        let (one, two) = tokio::join!(held, waiting);
+        assert_eq!((one.unwrap(), two), (1, 2));
+
+        let adaptive = AdaptiveLimiter::new(Aimd::builder().initial_limit(1).build().unwrap())
+            .named("adaptive-layer");
+        let mut first = tower::Layer::layer(&LimitLayer::adaptive(adaptive.clone()), inner);
+        let mut second = first.clone();
+        let held = first.ready().await.unwrap().call(1);
+        let waiting = async { second.ready().await.unwrap().call(2).await.unwrap() };
+        let (one, two) = tokio::join!(held, waiting);
+        assert_eq!((one.unwrap(), two), (1, 2));
+    });
+    assert_eq!(
+        metrics.counter("uno_limit_acquired_total{limiter=layer}"),
+        2
+    );
+    assert_eq!(
+        metrics.counter("uno_limit_rejected_total{limiter=layer,reason=full}"),
+        0
+    );
+    assert_eq!(
+        metrics.counter("uno_limit_acquired_total{limiter=adaptive-layer}"),
+        2
+    );
+    assert_eq!(
+        metrics.counter("uno_limit_rejected_total{limiter=adaptive-layer,reason=full}"),
+        0
+    );
+}

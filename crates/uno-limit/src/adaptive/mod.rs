@@ -319,13 +319,26 @@ impl AdaptiveLimiter {
     /// [`LimitError::Full`] when the current limit is reached, [`LimitError::Closed`]
     /// when the limiter is closed.
     pub fn try_acquire(&self) -> Result<AdaptivePermit, LimitError> {
+        self.inner.meter.admitted(self.try_permit())
+    }
+
+    /// [`try_acquire`](Self::try_acquire) without counting the outcome, for callers
+    /// that count it themselves (a refusal may still turn into a wait).
+    pub(crate) fn try_permit(&self) -> Result<AdaptivePermit, LimitError> {
         let permit = self
             .inner
             .semaphore
             .clone()
             .try_acquire_owned()
-            .map_err(|error| try_error(&error, self.limit()));
-        Ok(self.started(self.inner.meter.admitted(permit)?))
+            .map_err(|error| try_error(&error, self.limit()))?;
+        Ok(self.started(permit))
+    }
+
+    /// Where this limiter's admissions and refusals are counted.
+    // Used by the tower service only.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.inner.meter
     }
 
     /// Waits up to `timeout` for a permit.
@@ -340,10 +353,11 @@ impl AdaptiveLimiter {
     /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<AdaptivePermit, LimitError> {
         if timeout.is_zero() {
-            return self.try_acquire().map_err(|error| match error {
+            let refused_as_timeout = self.try_permit().map_err(|error| match error {
                 LimitError::Full { .. } => LimitError::Timeout { timeout },
                 other => other,
             });
+            return self.inner.meter.admitted(refused_as_timeout);
         }
         self.acquire_with(FullPolicy::Timeout(timeout)).await
     }

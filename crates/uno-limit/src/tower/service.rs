@@ -19,6 +19,7 @@ use tower_service::Service;
 
 use super::future::{AdaptiveResponseFuture, KeyedResponseFuture, ResponseFuture};
 use super::{AdaptiveLimit, BoxError, Classify, KeyedLimit, Limit, RateLimit};
+use crate::metrics::Meter;
 use crate::{FullPolicy, LimitError, Limiter};
 
 /// A wait for room, boxed: only a caller that finds the limit full allocates it.
@@ -120,7 +121,8 @@ where
         let limiter = &self.limit;
         ready!(self.gate.poll_admit(
             cx,
-            || limiter.try_acquire(),
+            Some(limiter.meter()),
+            || limiter.try_permit(),
             || match limiter.on_full() {
                 FullPolicy::Reject => None,
                 policy => {
@@ -150,6 +152,7 @@ where
         let RateLimit { rate, on_full } = &self.limit;
         ready!(self.gate.poll_admit(
             cx,
+            None,
             || rate.try_acquire(),
             || {
                 let rate = rate.clone();
@@ -186,7 +189,8 @@ where
         let limiter = &self.limit.limiter;
         ready!(self.gate.poll_admit(
             cx,
-            || limiter.try_acquire(),
+            Some(limiter.meter()),
+            || limiter.try_permit(),
             || match limiter.on_full() {
                 FullPolicy::Reject => None,
                 _ => {
@@ -248,25 +252,41 @@ where
 
 impl<P> Gate<P> {
     /// Gets room for the next call, or a refusal: first without waiting
-    /// (`try_now`), then, when the limit is full and `wait` gives a wait (the policy
-    /// is not `Reject`), by waiting.
+    /// (`try_now`, which counts nothing), then, when the limit is full and `wait`
+    /// gives a wait (the policy is not `Reject`), by waiting. `meter` counts an
+    /// outcome reached without waiting; a wait counts its own, so a request that
+    /// waits is one admission, never a refusal first.
     fn poll_admit(
         &mut self,
         cx: &mut Context<'_>,
+        meter: Option<&Meter>,
         try_now: impl FnOnce() -> Result<P, LimitError>,
         wait: impl FnOnce() -> Option<Acquire<P>>,
     ) -> Poll<()> {
         if let Gate::Empty = self {
-            *self = match try_now() {
-                Ok(permit) => Gate::Ready(permit),
+            // `None` once a wait has started: it counts its own outcome.
+            let now = match try_now() {
                 Err(error @ (LimitError::Full { .. } | LimitError::Limited { .. })) => {
                     match wait() {
-                        Some(acquire) => Gate::Acquiring(Exclusive::new(acquire)),
-                        None => Gate::Refused(error),
+                        Some(acquire) => {
+                            *self = Gate::Acquiring(Exclusive::new(acquire));
+                            None
+                        }
+                        None => Some(Err(error)),
                     }
                 }
-                Err(error) => Gate::Refused(error),
+                outcome => Some(outcome),
             };
+            if let Some(outcome) = now {
+                let outcome = match meter {
+                    Some(meter) => meter.admitted(outcome),
+                    None => outcome,
+                };
+                *self = match outcome {
+                    Ok(permit) => Gate::Ready(permit),
+                    Err(error) => Gate::Refused(error),
+                };
+            }
         }
         if let Gate::Acquiring(acquire) = self {
             *self = match ready!(acquire.get_mut().as_mut().poll(cx)) {
