@@ -93,3 +93,35 @@ fn a_deadline_give_up_is_told_apart() {
         1
     );
 }
+
+/// Through `RetryLayer`, a first answer that is kept is an attempt too (the layer
+/// polls it outside the run).
+#[cfg(feature = "tower")]
+#[test]
+fn a_retry_layer_counts_the_attempts_it_makes() {
+    use tower::{Layer, ServiceExt, service_fn};
+    use uno_retry::tower::RetryLayer;
+
+    let (metrics, (), _runtime) = recorded_paused(async {
+        let policy = RetryPolicy::constant(Duration::from_millis(10))
+            .name("layer")
+            .build()
+            .unwrap();
+        let layer = RetryLayer::new(policy);
+        let ok = layer.layer(service_fn(|n: u32| async move { Ok::<_, Error>(n) }));
+        assert_eq!(ok.oneshot(1).await.unwrap(), 1);
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let flaky = layer.layer(service_fn(move |n: u32| {
+            let call = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async move {
+                match call {
+                    0 => Err(Error::from(ErrorKind::ConnectionReset)),
+                    _ => Ok(n),
+                }
+            }
+        }));
+        assert_eq!(flaky.oneshot(2).await.unwrap(), 2);
+    });
+    assert_eq!(metrics.counter("uno_retry_attempts_total{policy=layer}"), 3);
+    assert_eq!(metrics.counter("uno_retry_retries_total{policy=layer}"), 1);
+}

@@ -156,6 +156,8 @@ where
             if let Ok(response) = &outcome
                 && !retry_if_ok.should_retry(response)
             {
+                // The run counts every attempt it starts; this one never reaches it.
+                crate::metrics::attempt(this.policy);
                 first.set(First::Gone);
                 return Poll::Ready(outcome);
             }
