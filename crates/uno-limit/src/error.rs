@@ -59,6 +59,21 @@ pub enum LimitError {
         /// The largest supported limit.
         max: usize,
     },
+    /// A shared permit's (`postgres::PgPermit`, feature `postgres`) database session ended while it
+    /// held its slot (its connection was killed or lost, or the server restarted), so
+    /// the server freed the slot and another process may hold it now.
+    #[error(
+        "the permit's database session ended while it held its slot, so the slot was freed and the guarded work ran beyond the limit; stop that work or acquire again"
+    )]
+    Lost,
+    /// The database behind a shared limit failed, or no pooled connection could be had.
+    #[error(
+        "the shared limit's database failed: {reason}; check that the server is reachable and the pool has a free connection"
+    )]
+    Backend {
+        /// What the database driver or the pool reported.
+        reason: String,
+    },
     /// A builder was given settings that do not fit together.
     #[error("invalid limiter configuration: {reason}")]
     InvalidConfig {
@@ -73,14 +88,17 @@ impl From<LimitError> for std::io::Error {
     /// `?` directly: a wait that ran out ([`Timeout`](LimitError::Timeout),
     /// [`DeadlinePassed`](LimitError::DeadlinePassed)) is `TimedOut`; a refusal to
     /// wait ([`Full`](LimitError::Full), [`Limited`](LimitError::Limited)) is
-    /// `WouldBlock`; a closed limiter is `BrokenPipe`; bad configuration is
-    /// `InvalidInput`.
+    /// `WouldBlock`; a closed limiter is `BrokenPipe`; a lost
+    /// shared permit is `ConnectionAborted` and a database failure `Other`; bad
+    /// configuration is `InvalidInput`.
     fn from(error: LimitError) -> Self {
         use std::io::ErrorKind;
         let kind = match error {
             LimitError::Timeout { .. } | LimitError::DeadlinePassed => ErrorKind::TimedOut,
             LimitError::Full { .. } | LimitError::Limited { .. } => ErrorKind::WouldBlock,
             LimitError::Closed => ErrorKind::BrokenPipe,
+            LimitError::Lost => ErrorKind::ConnectionAborted,
+            LimitError::Backend { .. } => ErrorKind::Other,
             LimitError::ZeroLimit
             | LimitError::LimitTooLarge { .. }
             | LimitError::InvalidConfig { .. } => ErrorKind::InvalidInput,

@@ -50,6 +50,7 @@
 //! | at most `count` calls per `period` (a quota) | [`RateLimiter`] |
 //! | a quota per client, key or token | [`KeyedRateLimiter`] |
 //! | a cap on concurrency *and* a rate | [`LimiterBuilder::rate`] |
+//! | one limit shared by every replica of a service | `postgres::PgLimiter` (feature `postgres`) |
 //!
 //! # Features
 //!
@@ -59,6 +60,9 @@
 //!   `governor` uses) that does not follow tokio's paused time.
 //! - `tower`: [`tower::LimitLayer`], a tower middleware that puts any of these
 //!   limiters in front of a service, with back-pressure through `poll_ready`.
+//! - `postgres`: `postgres::PgLimiter`, a concurrency limit shared by every process
+//!   that uses the same PostgreSQL database and name (advisory locks; see
+//!   `docs/limit.md`, "Limits across processes").
 //! - `metrics`: for [`Limiter`] and [`AdaptiveLimiter`], on the
 //!   [`metrics`](https://docs.rs/metrics) facade, labelled with the limiter's name
 //!   ([`LimiterBuilder::name`], [`AdaptiveLimiter::named`]; `unnamed` without one).
@@ -83,6 +87,8 @@ mod keyed;
 mod limiter;
 mod metrics;
 mod policy;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod rate;
 mod stream;
 #[cfg(feature = "tower")]

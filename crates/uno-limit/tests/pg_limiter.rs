@@ -1,0 +1,523 @@
+//! `PgLimiter` against the real PostgreSQL server (`UNO_TEST_POSTGRES_URL`): slots,
+//! names, wake-ups by `NOTIFY`, cancellation, killed connections, and real child
+//! processes (this test binary run again as `child`) sharing one limit and crashing
+//! while holding it.
+//!
+//! Every test uses its own limiter name and pool `application_name`, so tests running
+//! at once never see each other's locks or sessions.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use uno_limit::LimitError;
+use uno_limit::postgres::PgLimiter;
+use uno_testkit::{Server, server_url};
+
+/// How long anything here may take before the test fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A name no other test (or earlier run) uses.
+fn unique(what: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "uno_{what}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A pool whose sessions carry `application`, so a test can find them on the server.
+async fn pool(url: &str, application: &str, max: u32) -> PgPool {
+    let options = PgConnectOptions::from_str(url)
+        .expect("a valid URL")
+        .application_name(application);
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(20))
+        .connect_with(options)
+        .await
+        .expect("PostgreSQL accepts connections")
+}
+
+/// Waits (up to `PATIENCE`) until `condition` holds, asking again every 10 ms: for
+/// state that only the server knows, such as a killed session's locks being freed.
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    while !condition().await {
+        assert!(started.elapsed() < PATIENCE, "gave up waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Advisory locks held by the sessions of `application`.
+async fn locks_of(admin: &PgPool, application: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1",
+    )
+    .bind(application)
+    .fetch_one(admin)
+    .await
+    .expect("pg_locks can be read")
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_at_construction() {
+    // No server is needed: nothing is sent until the first call.
+    let pool = PgPoolOptions::new()
+        .connect_lazy("postgres://postgres@127.0.0.1:1/test")
+        .expect("a lazy pool");
+    let build = |limit| PgLimiter::new(pool.clone(), "bad-input", limit).map(|_| ());
+    assert_eq!(build(0), Err(LimitError::ZeroLimit));
+    assert_eq!(
+        build(i32::MAX as usize + 1),
+        Err(LimitError::LimitTooLarge {
+            limit: i32::MAX as usize + 1,
+            max: i32::MAX as usize
+        })
+    );
+    assert_eq!(
+        build(usize::MAX)
+            .err()
+            .map(|e| matches!(e, LimitError::LimitTooLarge { .. })),
+        Some(true)
+    );
+    assert!(build(i32::MAX as usize).is_ok());
+    assert!(matches!(
+        PgLimiter::new(pool.clone(), "", 1),
+        Err(LimitError::InvalidConfig { .. })
+    ));
+    assert!(matches!(
+        PgLimiter::builder(pool, "zero-poll", 1)
+            .poll_interval(Duration::ZERO)
+            .build(),
+        Err(LimitError::InvalidConfig { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_within_the_pools_timeout() {
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/test")
+        .expect("a lazy pool");
+    let limiter = PgLimiter::new(pool, "unreachable", 2).expect("a valid limiter");
+    let acquired = tokio::time::timeout(PATIENCE, limiter.acquire())
+        .await
+        .expect("acquire gives up instead of hanging");
+    let Err(LimitError::Backend { reason }) = acquired else {
+        panic!("expected a backend error, got {acquired:?}");
+    };
+    assert!(!reason.is_empty());
+    let tried = tokio::time::timeout(PATIENCE, limiter.try_acquire()).await;
+    assert!(matches!(tried, Ok(Err(LimitError::Backend { .. }))));
+    let counted = tokio::time::timeout(PATIENCE, limiter.in_flight()).await;
+    assert!(matches!(counted, Ok(Err(LimitError::Backend { .. }))));
+}
+
+#[tokio::test]
+async fn each_permit_holds_one_slot_and_gives_it_back() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let application = unique("slots");
+    let admin = pool(&url, &unique("admin"), 2).await;
+    let limiter = PgLimiter::new(pool(&url, &application, 4).await, unique("slots"), 2)
+        .expect("a valid limiter");
+
+    let first = limiter.acquire().await.expect("a free slot");
+    let second = limiter.acquire().await.expect("a free slot");
+    assert_ne!(first.slot(), second.slot());
+    assert!(first.slot() < 2 && second.slot() < 2);
+    assert_eq!(limiter.in_flight().await, Ok(2));
+    // One lock per permit, never more.
+    assert_eq!(locks_of(&admin, &application).await, 2);
+    assert_eq!(
+        limiter.try_acquire().await.map(|_| ()),
+        Err(LimitError::Full { limit: 2 })
+    );
+
+    first.release().await.expect("the slot was held");
+    assert_eq!(limiter.in_flight().await, Ok(1));
+    let third = limiter.try_acquire().await.expect("the freed slot");
+    drop(third);
+    drop(second);
+    // Dropped permits give their slots back in a spawned task.
+    eventually("dropped permits are released", || async {
+        limiter.in_flight().await == Ok(0)
+    })
+    .await;
+    assert_eq!(locks_of(&admin, &application).await, 0);
+}
+
+#[tokio::test]
+async fn different_names_never_share_slots() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let pool = pool(&url, &unique("names"), 6).await;
+    let base = unique("names");
+    let one = PgLimiter::new(pool.clone(), format!("{base}-a"), 1).expect("valid");
+    let other = PgLimiter::new(pool.clone(), format!("{base}-b"), 1).expect("valid");
+    // A name that would break SQL built from text is just another name.
+    let hostile = PgLimiter::new(pool, "'); SELECT pg_sleep(100); --\"", 1).expect("valid");
+    let held = [
+        one.acquire().await.expect("a slot of a"),
+        other.acquire().await.expect("a slot of b"),
+        hostile.acquire().await.expect("a slot of the hostile name"),
+    ];
+    for limiter in [&one, &other, &hostile] {
+        assert_eq!(limiter.in_flight().await, Ok(1));
+        assert!(matches!(
+            limiter.try_acquire().await,
+            Err(LimitError::Full { limit: 1 })
+        ));
+    }
+    for permit in held {
+        permit.release().await.expect("held");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_elsewhere_wakes_a_waiter_through_notify() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let name = unique("notify");
+    let application = unique("notify_waiter");
+    // Two limiters on two pools: as two processes, they share nothing but the server.
+    let holder =
+        PgLimiter::new(pool(&url, &unique("notify_holder"), 3).await, &name, 1).expect("valid");
+    // Polling once an hour: only the announcement can wake the waiter in time.
+    let waiter = PgLimiter::builder(pool(&url, &application, 3).await, &name, 1)
+        .poll_interval(Duration::from_secs(3600))
+        .build()
+        .expect("valid");
+    let held = holder.acquire().await.expect("a free slot");
+    let mut waiting = tokio::task::JoinSet::new();
+    waiting.spawn({
+        let waiter = waiter.clone();
+        async move { waiter.acquire().await }
+    });
+    // The waiter has tried, failed and listens once its LISTEN session exists.
+    let admin = pool(&url, &unique("admin"), 2).await;
+    eventually("the waiter listens", || async {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = $1 AND query LIKE 'LISTEN %'",
+        )
+        .bind(&application)
+        .fetch_one(&admin)
+        .await
+        .expect("pg_stat_activity can be read");
+        listening == 1
+    })
+    .await;
+    held.release().await.expect("held");
+    let permit = tokio::time::timeout(PATIENCE, waiting.join_next())
+        .await
+        .expect("woken by NOTIFY, long before the next poll")
+        .expect("the waiter was spawned")
+        .expect("the waiter does not panic")
+        .expect("the freed slot");
+    permit.release().await.expect("held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_acquire_leaves_no_lock_and_no_busy_connection() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let name = unique("cancel");
+    let application = unique("cancel_waiter");
+    let admin = pool(&url, &unique("admin"), 2).await;
+    let holder =
+        PgLimiter::new(pool(&url, &unique("cancel_holder"), 3).await, &name, 1).expect("valid");
+    let limiter = PgLimiter::builder(pool(&url, &application, 4).await, &name, 1)
+        .poll_interval(Duration::from_millis(5))
+        .build()
+        .expect("valid");
+
+    // Cancelled at many points: queued, getting a connection, with the lock request
+    // on the wire, and waiting.
+    let held = holder.acquire().await.expect("a free slot");
+    for micros in [0, 10, 50, 100, 200, 500, 1_000, 2_000, 5_000, 20_000] {
+        let cancelled =
+            tokio::time::timeout(Duration::from_micros(micros), limiter.acquire()).await;
+        assert!(
+            cancelled.is_err(),
+            "the slot is held elsewhere: {cancelled:?}"
+        );
+    }
+    held.release().await.expect("held");
+    // And cancelled while the slot is free, so some requests take the lock mid-way.
+    for micros in [0, 50, 200, 500, 1_000, 2_000] {
+        if let Ok(permit) =
+            tokio::time::timeout(Duration::from_micros(micros), limiter.acquire()).await
+        {
+            permit.expect("a free slot").release().await.expect("held");
+        }
+    }
+
+    eventually(
+        "no session of the cancelled waiter holds a lock",
+        || async { locks_of(&admin, &application).await == 0 },
+    )
+    .await;
+    eventually("no session of the cancelled waiter is busy", || async {
+        let busy: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+             AND state <> 'idle' AND query NOT LIKE 'LISTEN %'",
+        )
+        .bind(&application)
+        .fetch_one(&admin)
+        .await
+        .expect("pg_stat_activity can be read");
+        busy == 0
+    })
+    .await;
+    // The slot is usable, by both.
+    let permit = limiter.acquire().await.expect("the slot is free");
+    permit.release().await.expect("held");
+    let permit = holder.acquire().await.expect("the slot is free");
+    permit.release().await.expect("held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_frees_the_slot_and_the_holder_can_tell() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let admin = pool(&url, &unique("admin"), 2).await;
+    let limiter =
+        PgLimiter::new(pool(&url, &unique("killed"), 4).await, unique("killed"), 1).expect("valid");
+
+    for checked_first in [true, false] {
+        let mut permit = limiter.acquire().await.expect("a free slot");
+        permit.check().await.expect("held while the session lives");
+        let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(permit.backend_pid())
+            .fetch_one(&admin)
+            .await
+            .expect("the admin can terminate a session");
+        assert!(terminated);
+        // The server frees the slot once the session has ended.
+        eventually("the killed session's slot is free", || async {
+            limiter.in_flight().await == Ok(0)
+        })
+        .await;
+        if checked_first {
+            let checked = tokio::time::timeout(PATIENCE, permit.check()).await;
+            assert_eq!(checked, Ok(Err(LimitError::Lost)));
+        }
+        let released = tokio::time::timeout(PATIENCE, permit.release()).await;
+        assert_eq!(released, Ok(Err(LimitError::Lost)));
+        // Nothing hangs and nothing stays held: the slot serves the next caller.
+        let next = tokio::time::timeout(PATIENCE, limiter.acquire())
+            .await
+            .expect("no hang")
+            .expect("the freed slot");
+        next.release().await.expect("held");
+    }
+}
+
+/// The parent side of a child process: this test binary, running only `child`, in
+/// `role`, killed if it outlives the test.
+fn spawn_child(role: &str, url: &str, name: &str, extra: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary"));
+    command
+        .args([
+            "child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("UNO_PG_LIMIT_CHILD", role)
+        .env("UNO_PG_LIMIT_URL", url)
+        .env("UNO_PG_LIMIT_NAME", name)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    command.spawn().expect("the child process starts")
+}
+
+/// Waits (up to `PATIENCE`) for `child` to exit successfully.
+async fn exits_cleanly(mut child: Child) {
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("the child finishes in time")
+        .expect("the child can be waited for");
+    assert!(status.success(), "the child failed: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_never_exceed_the_shared_limit() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let admin = pool(&url, &unique("admin"), 2).await;
+    let table = unique("holders");
+    // The table name is made here, from digits and a fixed prefix.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {table} (current int NOT NULL, peak int NOT NULL, done int NOT NULL); \
+         INSERT INTO {table} VALUES (0, 0, 0)"
+    )))
+    .execute(&admin)
+    .await
+    .expect("the shared table is created");
+
+    let name = unique("fleet");
+    let children: Vec<Child> = (0..4)
+        .map(|_| spawn_child("work", &url, &name, &[("UNO_PG_LIMIT_TABLE", &table)]))
+        .collect();
+    for child in children {
+        exits_cleanly(child).await;
+    }
+    let (current, peak, done): (i32, i32, i32) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT current, peak, done FROM {table}"
+    )))
+    .fetch_one(&admin)
+    .await
+    .expect("the shared table is read");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
+        .execute(&admin)
+        .await
+        .expect("the shared table is dropped");
+    assert_eq!(
+        done,
+        4 * CHILD_TASKS as i32,
+        "every task of every process ran"
+    );
+    assert_eq!(current, 0);
+    assert!(peak <= 3, "{peak} held the limit of 3 at once");
+    assert_eq!(peak, 3, "the limit is used in full");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_while_holding_frees_its_slots_within_a_second() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let name = unique("crash");
+    let limiter =
+        PgLimiter::new(pool(&url, &unique("crash_survivor"), 5).await, &name, 2).expect("valid");
+    let mut child = spawn_child("hold", &url, &name, &[]);
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let holding = tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.expect("the child's output") {
+            if line.contains("holding ") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .expect("the child takes its slots in time");
+    assert!(holding, "the child exited before holding its slots");
+    assert_eq!(limiter.in_flight().await, Ok(2));
+    assert!(matches!(
+        limiter.try_acquire().await,
+        Err(LimitError::Full { limit: 2 })
+    ));
+
+    // SIGKILL: no destructor runs, no unlock is sent, no release is announced.
+    child.start_kill().expect("the child can be killed");
+    let _ = child.wait().await;
+    let both = tokio::time::timeout(Duration::from_secs(1), async {
+        (limiter.acquire().await, limiter.acquire().await)
+    })
+    .await
+    .expect("the dead process's slots are taken within 1 s");
+    both.0.expect("a freed slot").release().await.expect("held");
+    both.1.expect("a freed slot").release().await.expect("held");
+}
+
+/// Tasks per child process in `four_processes_never_exceed_the_shared_limit`.
+const CHILD_TASKS: usize = 50;
+
+/// Not a test of its own: the body of the child processes the tests above start
+/// (`UNO_PG_LIMIT_CHILD` names the role). Run directly, it does nothing.
+#[test]
+#[ignore = "run by the PostgreSQL tests of this file as their child process"]
+fn child() {
+    let Ok(role) = std::env::var("UNO_PG_LIMIT_CHILD") else {
+        return;
+    };
+    let var = |key: &str| std::env::var(key).unwrap_or_else(|_| panic!("{key} is set"));
+    let (url, name) = (var("UNO_PG_LIMIT_URL"), var("UNO_PG_LIMIT_NAME"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
+        match role.as_str() {
+            "work" => work(&url, &name, &var("UNO_PG_LIMIT_TABLE")).await,
+            "hold" => hold(&url, &name).await,
+            other => panic!("unknown child role {other}"),
+        }
+    });
+}
+
+/// `CHILD_TASKS` tasks, each counting itself in the shared table while it holds one
+/// of 3 slots.
+async fn work(url: &str, name: &str, table: &str) {
+    let limiter =
+        PgLimiter::new(pool(url, &unique("fleet_child"), 5).await, name, 3).expect("valid");
+    let counts = pool(url, &unique("fleet_counts"), 8).await;
+    let enter =
+        format!("UPDATE {table} SET current = current + 1, peak = greatest(peak, current + 1)");
+    let leave = format!("UPDATE {table} SET current = current - 1, done = done + 1");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CHILD_TASKS {
+        let (limiter, counts) = (limiter.clone(), counts.clone());
+        let (enter, leave) = (enter.clone(), leave.clone());
+        tasks.spawn(async move {
+            let permit = limiter.acquire().await.expect("a slot");
+            sqlx::query(sqlx::AssertSqlSafe(enter))
+                .execute(&counts)
+                .await
+                .expect("counted in");
+            // Hold the slot a moment, so holders of other processes overlap.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            sqlx::query(sqlx::AssertSqlSafe(leave))
+                .execute(&counts)
+                .await
+                .expect("counted out");
+            permit
+                .release()
+                .await
+                .expect("the slot was held throughout");
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("no task panics");
+    }
+}
+
+/// Holds both slots of a limit of 2 until killed; says so on stdout.
+#[allow(clippy::print_stdout)]
+async fn hold(url: &str, name: &str) {
+    let limiter =
+        PgLimiter::new(pool(url, &unique("crash_child"), 4).await, name, 2).expect("valid");
+    let first = limiter.acquire().await.expect("a free slot");
+    let second = limiter.acquire().await.expect("a free slot");
+    println!("holding {} {}", first.backend_pid(), second.backend_pid());
+    std::future::pending::<()>().await;
+}
