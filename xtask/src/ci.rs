@@ -29,6 +29,7 @@ const FEATURES: &[&str] = &[
     "sqlite",
     "postgres",
     "mysql",
+    "limit-postgres",
     "tx-retry",
     "tower",
     "metrics",

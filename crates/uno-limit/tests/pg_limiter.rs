@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use uno_limit::LimitError;
-use uno_limit::postgres::PgLimiter;
+use uno_limit::postgres::{DEFAULT_POLL_INTERVAL, MAX_LIMIT, PgLimiter};
 use uno_testkit::{Server, server_url};
 
 /// How long anything here may take before the test fails instead of hanging.
@@ -73,6 +73,41 @@ async fn locks_of(admin: &PgPool, application: &str) -> i64 {
     .expect("pg_locks can be read")
 }
 
+/// Two sides of one limit of 1 on two pools, as two processes that share nothing but
+/// the server: `holder`, and the pool of a waiter whose sessions carry `application`.
+struct Contest {
+    admin: PgPool,
+    holder: PgLimiter,
+    name: String,
+    application: String,
+    waiter_pool: PgPool,
+}
+
+impl Contest {
+    /// `None` (the test is skipped, and says why) without a server.
+    async fn new(what: &str) -> Option<Contest> {
+        let url = server_url(Server::Postgres)?;
+        let name = unique(what);
+        let application = unique(&format!("{what}_waiter"));
+        let holder_pool = pool(&url, &unique(&format!("{what}_holder")), 3).await;
+        Some(Contest {
+            admin: pool(&url, &unique("admin"), 2).await,
+            holder: PgLimiter::new(holder_pool, &name, 1).expect("valid"),
+            waiter_pool: pool(&url, &application, 4).await,
+            name,
+            application,
+        })
+    }
+
+    /// The waiter's limiter, polling every `poll_interval`.
+    fn waiter(&self, poll_interval: Duration) -> PgLimiter {
+        PgLimiter::builder(self.waiter_pool.clone(), &self.name, 1)
+            .poll_interval(poll_interval)
+            .build()
+            .expect("valid")
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_at_construction() {
     // No server is needed: nothing is sent until the first call.
@@ -82,10 +117,10 @@ async fn bad_input_is_refused_at_construction() {
     let build = |limit| PgLimiter::new(pool.clone(), "bad-input", limit).map(|_| ());
     assert_eq!(build(0), Err(LimitError::ZeroLimit));
     assert_eq!(
-        build(i32::MAX as usize + 1),
+        build(MAX_LIMIT + 1),
         Err(LimitError::LimitTooLarge {
-            limit: i32::MAX as usize + 1,
-            max: i32::MAX as usize
+            limit: MAX_LIMIT + 1,
+            max: MAX_LIMIT
         })
     );
     assert_eq!(
@@ -94,7 +129,7 @@ async fn bad_input_is_refused_at_construction() {
             .map(|e| matches!(e, LimitError::LimitTooLarge { .. })),
         Some(true)
     );
-    assert!(build(i32::MAX as usize).is_ok());
+    assert!(build(MAX_LIMIT).is_ok());
     assert!(matches!(
         PgLimiter::new(pool.clone(), "", 1),
         Err(LimitError::InvalidConfig { .. })
@@ -163,6 +198,41 @@ async fn each_permit_holds_one_slot_and_gives_it_back() {
 }
 
 #[tokio::test]
+async fn the_largest_limit_works_full_or_not() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    // Each try scans the slots one at a time and stops at the first free one.
+    let limiter = PgLimiter::new(
+        pool(&url, &unique("largest"), 4).await,
+        unique("largest"),
+        MAX_LIMIT,
+    )
+    .expect("MAX_LIMIT slots are allowed");
+    let permits = [
+        limiter.acquire().await.expect("a free slot"),
+        limiter.acquire().await.expect("a free slot"),
+        limiter.try_acquire().await.expect("a free slot"),
+    ];
+    assert!(permits.iter().all(|permit| permit.slot() < MAX_LIMIT));
+    assert_eq!(limiter.in_flight().await, Ok(3));
+    for permit in permits {
+        permit.release().await.expect("held");
+    }
+    // A full limiter's try walks every slot and fails, in bounded time: one slot, held.
+    let one = PgLimiter::new(
+        pool(&url, &unique("largest"), 4).await,
+        unique("largest"),
+        1,
+    )
+    .expect("valid");
+    let held = one.acquire().await.expect("a free slot");
+    let refused = tokio::time::timeout(PATIENCE, one.try_acquire()).await;
+    assert!(matches!(refused, Ok(Err(LimitError::Full { limit: 1 }))));
+    held.release().await.expect("held");
+}
+
+#[tokio::test]
 async fn different_names_never_share_slots() {
     let Some(url) = server_url(Server::Postgres) else {
         return;
@@ -192,19 +262,12 @@ async fn different_names_never_share_slots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_elsewhere_wakes_a_waiter_through_notify() {
-    let Some(url) = server_url(Server::Postgres) else {
+    let Some(contest) = Contest::new("notify").await else {
         return;
     };
-    let name = unique("notify");
-    let application = unique("notify_waiter");
-    // Two limiters on two pools: as two processes, they share nothing but the server.
-    let holder =
-        PgLimiter::new(pool(&url, &unique("notify_holder"), 3).await, &name, 1).expect("valid");
+    let (admin, holder, application) = (&contest.admin, &contest.holder, &contest.application);
     // Polling once an hour: only the announcement can wake the waiter in time.
-    let waiter = PgLimiter::builder(pool(&url, &application, 3).await, &name, 1)
-        .poll_interval(Duration::from_secs(3600))
-        .build()
-        .expect("valid");
+    let waiter = contest.waiter(Duration::from_secs(3600));
     let held = holder.acquire().await.expect("a free slot");
     let mut waiting = tokio::task::JoinSet::new();
     waiting.spawn({
@@ -212,14 +275,13 @@ async fn a_release_elsewhere_wakes_a_waiter_through_notify() {
         async move { waiter.acquire().await }
     });
     // The waiter has tried, failed and listens once its LISTEN session exists.
-    let admin = pool(&url, &unique("admin"), 2).await;
     eventually("the waiter listens", || async {
         let listening: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity \
              WHERE application_name = $1 AND query LIKE 'LISTEN %'",
         )
-        .bind(&application)
-        .fetch_one(&admin)
+        .bind(application)
+        .fetch_one(admin)
         .await
         .expect("pg_stat_activity can be read");
         listening == 1
@@ -237,18 +299,11 @@ async fn a_release_elsewhere_wakes_a_waiter_through_notify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_acquire_leaves_no_lock_and_no_busy_connection() {
-    let Some(url) = server_url(Server::Postgres) else {
+    let Some(contest) = Contest::new("cancel").await else {
         return;
     };
-    let name = unique("cancel");
-    let application = unique("cancel_waiter");
-    let admin = pool(&url, &unique("admin"), 2).await;
-    let holder =
-        PgLimiter::new(pool(&url, &unique("cancel_holder"), 3).await, &name, 1).expect("valid");
-    let limiter = PgLimiter::builder(pool(&url, &application, 4).await, &name, 1)
-        .poll_interval(Duration::from_millis(5))
-        .build()
-        .expect("valid");
+    let (admin, holder, application) = (&contest.admin, &contest.holder, &contest.application);
+    let limiter = contest.waiter(Duration::from_millis(5));
 
     // Cancelled at many points: queued, getting a connection, with the lock request
     // on the wire, and waiting.
@@ -273,7 +328,7 @@ async fn a_cancelled_acquire_leaves_no_lock_and_no_busy_connection() {
 
     eventually(
         "no session of the cancelled waiter holds a lock",
-        || async { locks_of(&admin, &application).await == 0 },
+        || async { locks_of(admin, application).await == 0 },
     )
     .await;
     eventually("no session of the cancelled waiter is busy", || async {
@@ -281,8 +336,8 @@ async fn a_cancelled_acquire_leaves_no_lock_and_no_busy_connection() {
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
              AND state <> 'idle' AND query NOT LIKE 'LISTEN %'",
         )
-        .bind(&application)
-        .fetch_one(&admin)
+        .bind(application)
+        .fetch_one(admin)
         .await
         .expect("pg_stat_activity can be read");
         busy == 0
@@ -331,6 +386,31 @@ async fn a_killed_connection_frees_the_slot_and_the_holder_can_tell() {
             .expect("the freed slot");
         next.release().await.expect("held");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_ends_at_the_callers_deadline_and_leaves_nothing() {
+    let Some(contest) = Contest::new("deadline").await else {
+        return;
+    };
+    let (admin, holder, application) = (&contest.admin, &contest.holder, &contest.application);
+    let limiter = contest.waiter(DEFAULT_POLL_INTERVAL);
+    let held = holder.acquire().await.expect("a free slot");
+    let outcome = uno_deadline::within(Duration::from_millis(300), limiter.acquire()).await;
+    assert!(
+        matches!(outcome, Ok(Err(LimitError::DeadlinePassed))),
+        "{outcome:?}"
+    );
+    // A deadline already passed fails at once.
+    let outcome = uno_deadline::within(Duration::ZERO, limiter.acquire()).await;
+    assert!(
+        matches!(outcome, Ok(Err(LimitError::DeadlinePassed))),
+        "{outcome:?}"
+    );
+    held.release().await.expect("held");
+    assert_eq!(locks_of(admin, application).await, 0);
+    let permit = limiter.acquire().await.expect("the slot is free");
+    permit.release().await.expect("held");
 }
 
 /// The parent side of a child process: this test binary, running only `child`, in

@@ -23,6 +23,7 @@
 //! | `tx`        | `tx`              | `uno-tx`        | no      |
 //! | `sqlite`, `postgres`, `mysql` | `tx` | `uno-tx` backends | no |
 //! | `tx-retry`  | —                 | retry of serialization failures in `uno-tx` | no |
+//! | `limit-postgres` | `limit::postgres` | `PgLimiter`, a limit shared by every process, in `uno-limit` (brings in sqlx) | no |
 //! | `tracing`   | —                 | `tracing` spans and events in every enabled pattern | no |
 //! | `full`      | everything above  |                 | no      |
 //!

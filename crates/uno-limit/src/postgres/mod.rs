@@ -36,6 +36,11 @@ use self::permit::Tainted;
 use crate::LimitError;
 use crate::policy::wait_until;
 
+/// The largest limit a [`PgLimiter`] takes. Each held permit keeps a database
+/// connection, so a real limit is far smaller (PostgreSQL's `max_connections` is 100 by
+/// default), and a full limiter's waiter tries every slot on each poll.
+pub const MAX_LIMIT: usize = 10_000;
+
 /// How often a waiter asks the server again when no release was announced: the
 /// fallback for releases nobody announces (a process that crashed, a connection that
 /// was killed) and for a lost `LISTEN` connection.
@@ -147,6 +152,11 @@ pub struct PgLimiterBuilder {
 }
 
 impl PgLimiterBuilder {
+    /// The largest limit a [`PgLimiter`] takes. Each held permit keeps a database
+    /// connection, so a real limit is far smaller (PostgreSQL's `max_connections` is 100 by
+    /// default), and a full limiter's waiter tries every slot on each poll.
+    pub const MAX_LIMIT: usize = 10_000;
+
     /// How often a waiter asks the server again when no release was announced
     /// (default [`DEFAULT_POLL_INTERVAL`], 250 ms). It bounds how long a slot freed by a
     /// crash or a killed connection stays unused; each waiting process sends one query
@@ -161,17 +171,20 @@ impl PgLimiterBuilder {
     /// # Errors
     ///
     /// [`LimitError::ZeroLimit`] for a limit of 0, [`LimitError::LimitTooLarge`] above
-    /// `i32::MAX` slots, [`LimitError::InvalidConfig`] for an empty name or a zero poll
+    /// [`MAX_LIMIT`] slots, [`LimitError::InvalidConfig`] for an empty name or a zero poll
     /// interval.
     pub fn build(self) -> Result<PgLimiter, LimitError> {
         if self.limit == 0 {
             return Err(LimitError::ZeroLimit);
         }
-        let max = i32::MAX as usize;
-        let limit = i32::try_from(self.limit).map_err(|_too_large| LimitError::LimitTooLarge {
-            limit: self.limit,
-            max,
-        })?;
+        if self.limit > MAX_LIMIT {
+            return Err(LimitError::LimitTooLarge {
+                limit: self.limit,
+                max: MAX_LIMIT,
+            });
+        }
+        // At most MAX_LIMIT, so it fits.
+        let limit = i32::try_from(self.limit).unwrap_or(i32::MAX);
         if self.name.is_empty() {
             return Err(LimitError::InvalidConfig {
                 reason: "a shared limit needs a non-empty name; every process that shares it uses the same name",

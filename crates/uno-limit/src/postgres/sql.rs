@@ -42,7 +42,9 @@ pub(super) fn start_slot(limit: i32) -> i32 {
 /// Tries every slot once from `start`; locks the first free one. Returns the slot and
 /// the connection's backend pid, or `None` when all are held.
 ///
-/// `LIMIT 1` stops the scan at the first lock taken, so at most one lock is taken.
+/// `LIMIT 1` stops the scan at the first lock taken, so at most one lock is taken. The
+/// series is in the select list (a `ProjectSet`, one row at a time), not in `FROM`,
+/// where PostgreSQL would build all `limit` rows before the first is looked at.
 pub(super) async fn try_lock(
     connection: &mut PgConnection,
     key: i32,
@@ -51,7 +53,7 @@ pub(super) async fn try_lock(
 ) -> Result<Option<(i32, i32)>, LimitError> {
     sqlx::query_as::<_, (i32, i32)>(
         "SELECT slot, pg_backend_pid() \
-         FROM (SELECT ((s + $3) % $2)::int4 AS slot FROM generate_series(0, $2 - 1) AS s) AS slots \
+         FROM (SELECT ((generate_series(0, $2 - 1)::int8 + $3) % $2)::int4 AS slot) AS slots \
          WHERE pg_try_advisory_lock($1, slot) \
          LIMIT 1",
     )
