@@ -343,6 +343,13 @@ async fn a_cancelled_acquire_leaves_no_lock_and_no_busy_connection() {
         busy == 0
     })
     .await;
+    // No connection is left checked out but the LISTEN one.
+    let pool = &contest.waiter_pool;
+    eventually(
+        "every connection but the LISTEN one is back in the pool",
+        || async { pool.size() as usize - pool.num_idle() <= 1 },
+    )
+    .await;
     // The slot is usable, by both.
     let permit = limiter.acquire().await.expect("the slot is free");
     permit.release().await.expect("held");
@@ -411,6 +418,41 @@ async fn a_wait_ends_at_the_callers_deadline_and_leaves_nothing() {
     assert_eq!(locks_of(admin, application).await, 0);
     let permit = limiter.acquire().await.expect("the slot is free");
     permit.release().await.expect("held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_of_one_process_are_served_in_order() {
+    let Some(contest) = Contest::new("fifo").await else {
+        return;
+    };
+    let limiter = contest.waiter(DEFAULT_POLL_INTERVAL);
+    let held = contest.holder.acquire().await.expect("a free slot");
+    let (order, mut served) = tokio::sync::mpsc::unbounded_channel();
+    let mut waiters = tokio::task::JoinSet::new();
+    for waiter in 0..4 {
+        let (queued, order) = (limiter.clone(), order.clone());
+        waiters.spawn(async move {
+            let permit = queued.acquire().await.expect("a slot in turn");
+            order.send(waiter).expect("the test listens");
+            permit.release().await.expect("held");
+        });
+        // Queued before the next one starts.
+        eventually("the waiter is queued", || async {
+            limiter.waiting() == waiter + 1
+        })
+        .await;
+    }
+    held.release().await.expect("held");
+    while let Some(joined) = waiters.join_next().await {
+        joined.expect("no waiter panics");
+    }
+    drop(order);
+    let mut seen = Vec::new();
+    while let Some(waiter) = served.recv().await {
+        seen.push(waiter);
+    }
+    assert_eq!(seen, [0, 1, 2, 3]);
+    assert_eq!(limiter.waiting(), 0);
 }
 
 /// The parent side of a child process: this test binary, running only `child`, in

@@ -22,6 +22,7 @@ mod sql;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ use tokio::task::AbortHandle;
 pub use self::permit::PgPermit;
 use self::permit::Tainted;
 use crate::LimitError;
-use crate::policy::wait_until;
+use crate::policy::{WaitingGuard, wait_until};
 
 /// The largest limit a [`PgLimiter`] takes. Each held permit keeps a database
 /// connection, so a real limit is far smaller (PostgreSQL's `max_connections` is 100 by
@@ -123,6 +124,8 @@ struct Inner {
     poll_interval: Duration,
     /// Woken on every announced release (this process's and the `LISTEN`er's).
     released: Arc<Notify>,
+    /// Callers of this process in `acquire` without a slot yet.
+    waiting: AtomicUsize,
     /// Whose turn it is to ask the server, FIFO.
     turn: tokio::sync::Mutex<()>,
     /// The `LISTEN` task, started by the first caller that has to wait.
@@ -205,6 +208,7 @@ impl PgLimiterBuilder {
                 limit,
                 poll_interval: self.poll_interval,
                 released: Arc::new(Notify::new()),
+                waiting: AtomicUsize::new(0),
                 turn: tokio::sync::Mutex::new(()),
                 listener: Mutex::new(None),
             }),
@@ -275,6 +279,7 @@ impl PgLimiter {
 
     async fn wait(&self) -> Result<PgPermit, LimitError> {
         let inner = &self.inner;
+        let _waiting = WaitingGuard::new(&inner.waiting, None);
         let _turn = inner.turn.lock().await;
         let mut connection = self.connection().await?;
         loop {
@@ -334,6 +339,12 @@ impl PgLimiter {
         // A lost session was reported by the server already; the output stands.
         let _ = permit.release().await;
         Ok(output)
+    }
+
+    /// How many callers of this process are waiting in [`acquire`](Self::acquire) (queued
+    /// for their turn, or asking the server), not counting those that hold a slot.
+    pub fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
     }
 
     /// How many slots are held now, by every process, as the server's `pg_locks` sees
