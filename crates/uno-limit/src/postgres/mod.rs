@@ -122,7 +122,7 @@ struct Inner {
     channel: String,
     limit: i32,
     poll_interval: Duration,
-    /// Woken on every announced release (this process's and the `LISTEN`er's).
+    /// Woken by the `LISTEN` task on every announced release, this process's too.
     released: Arc<Notify>,
     /// Callers of this process in `acquire` without a slot yet.
     waiting: AtomicUsize,
@@ -383,7 +383,6 @@ impl PgLimiter {
         crate::trace!(name = %inner.name, slot, backend_pid, "took a shared slot");
         Ok(Some(PgPermit::new(
             connection.take(),
-            Arc::clone(&inner.released),
             inner.key,
             inner.channel.clone(),
             slot,

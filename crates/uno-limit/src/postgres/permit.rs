@@ -8,12 +8,10 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
 
 use sqlx::PgConnection;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::Postgres;
-use tokio::sync::Notify;
 
 use super::sql;
 use crate::LimitError;
@@ -100,7 +98,6 @@ fn close(mut connection: PoolConnection<Postgres>) {
 #[must_use = "the slot is given back as soon as the permit is dropped"]
 pub struct PgPermit {
     connection: Option<PoolConnection<Postgres>>,
-    released: Arc<Notify>,
     key: i32,
     channel: String,
     slot: i32,
@@ -110,7 +107,6 @@ pub struct PgPermit {
 impl PgPermit {
     pub(super) fn new(
         connection: PoolConnection<Postgres>,
-        released: Arc<Notify>,
         key: i32,
         channel: String,
         slot: i32,
@@ -118,7 +114,6 @@ impl PgPermit {
     ) -> Self {
         PgPermit {
             connection: Some(connection),
-            released,
             key,
             channel,
             slot,
@@ -177,14 +172,7 @@ impl PgPermit {
     /// Dropping it mid-way closes the connection, which frees the slot.
     pub async fn release(mut self) -> Result<(), LimitError> {
         let connection = self.connection.take();
-        release(
-            connection,
-            &self.released,
-            self.key,
-            self.slot,
-            &self.channel,
-        )
-        .await
+        release(connection, self.key, self.slot, &self.channel).await
     }
 }
 
@@ -192,7 +180,6 @@ impl PgPermit {
 /// pool if the unlock proved the session held it; closes it on every other path.
 async fn release(
     connection: Option<PoolConnection<Postgres>>,
-    released: &Notify,
     key: i32,
     slot: i32,
     channel: &str,
@@ -201,10 +188,9 @@ async fn release(
     let Some(connection) = guard.0.as_mut() else {
         return Err(LimitError::Lost);
     };
-    let unlocked = sql::unlock(connection, key, slot, channel).await;
-    // Waiters of this process need not wait for the announcement to come back.
-    released.notify_waiters();
-    match unlocked {
+    // Waiters of this process learn of it from the same announcement as everyone
+    // else's: waking them here first would let a busy process keep every slot.
+    match sql::unlock(connection, key, slot, channel).await {
         Ok(true) => {
             // Proven clean: back to the pool.
             drop(guard.0.take());
@@ -232,13 +218,12 @@ impl Drop for PgPermit {
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                let released = Arc::clone(&self.released);
                 let (key, slot) = (self.key, self.slot);
                 let channel = std::mem::take(&mut self.channel);
                 // If the runtime drops this task unfinished, `Closing` closes the
                 // connection, which frees the slot all the same.
                 runtime.spawn(async move {
-                    let _ = release(Some(connection), &released, key, slot, &channel).await;
+                    let _ = release(Some(connection), key, slot, &channel).await;
                 });
             }
             Err(_) => close(connection),
