@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use crate::batcher::AsyncBatcher;
 use crate::dedup::Dedup;
 use crate::error::BatchError;
+use crate::policy::BatchPolicy;
 
 /// The default [`Builder::max_batch_size`]: 100 items, as in Python uno.
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 100;
@@ -27,10 +28,11 @@ pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
 /// | [`max_batch_size`](Self::max_batch_size) | 100 | rejected by `build` |
 /// | [`max_wait_time`](Self::max_wait_time) | 100 ms | send as soon as the worker sees an item |
 /// | [`max_pending`](Self::max_pending) | unbounded | rejected by `build` |
+/// | [`max_concurrent_batches`](Self::max_concurrent_batches) | 1 | rejected by `build` |
+/// | [`policy`](Self::policy) | [`BatchPolicy::Window`] | — |
 ///
 /// Huge values never overflow: `usize::MAX` sizes mean "unbounded" and a wait too
 /// long to end (`Duration::MAX`) means "no time limit".
-/// | [`max_concurrent_batches`](Self::max_concurrent_batches) | 1 | rejected by `build` |
 ///
 /// # Examples
 ///
@@ -69,6 +71,7 @@ pub(crate) struct Config {
     pub(crate) max_wait_time: Duration,
     pub(crate) max_pending: Option<usize>,
     pub(crate) max_concurrent_batches: usize,
+    pub(crate) policy: BatchPolicy,
 }
 
 impl<I, O, E, F, Fut> Builder<I, O, E, F>
@@ -87,6 +90,7 @@ where
                 max_wait_time: DEFAULT_MAX_WAIT_TIME,
                 max_pending: None,
                 max_concurrent_batches: 1,
+                policy: BatchPolicy::Window,
             },
             dedup: None,
             name: None,
@@ -144,6 +148,37 @@ where
     /// Zero is rejected by [`build`](Self::build); `usize::MAX` means no limit.
     pub fn max_concurrent_batches(mut self, max_concurrent_batches: usize) -> Self {
         self.config.max_concurrent_batches = max_concurrent_batches;
+        self
+    }
+
+    /// When a batch that is not full is sent (default [`BatchPolicy::Window`]: once
+    /// its oldest item has waited `max_wait_time`). [`BatchPolicy::Balanced`] and
+    /// [`BatchPolicy::Immediate`] send at once when the operation has room, so items do
+    /// not wait out the window at low load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uno_batch::{AsyncBatcher, BatchPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), uno_batch::BatchError<std::io::Error>> {
+    /// let batcher = AsyncBatcher::builder(|ids: Vec<u64>| async move {
+    ///     Ok::<_, std::io::Error>(ids.iter().map(|id| id * 2).collect::<Vec<_>>())
+    /// })
+    /// .max_wait_time(Duration::from_secs(1))
+    /// .policy(BatchPolicy::Balanced)
+    /// .build()?;
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// assert_eq!(batcher.add(21).await?, 42);
+    /// assert_eq!(started.elapsed(), Duration::ZERO, "the operation was idle: no wait");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn policy(mut self, policy: BatchPolicy) -> Self {
+        self.config.policy = policy;
         self
     }
 

@@ -90,6 +90,7 @@ mod dedup;
 mod draining;
 mod error;
 mod metrics;
+mod policy;
 mod ticket;
 mod worker;
 
@@ -97,4 +98,5 @@ pub use crate::batcher::AsyncBatcher;
 pub use crate::builder::{Builder, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_TIME};
 pub use crate::draining::Draining;
 pub use crate::error::{BatchError, TryAddError};
+pub use crate::policy::BatchPolicy;
 pub use crate::ticket::Ticket;

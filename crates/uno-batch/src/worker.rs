@@ -31,6 +31,7 @@ use crate::dedup::Dedup;
 use crate::draining::DrainEntry;
 use crate::error::BatchError;
 use crate::metrics;
+use crate::policy::BatchPolicy;
 use crate::ticket::Outcome;
 
 /// How many messages the worker takes from its channel in one go.
@@ -351,7 +352,13 @@ where
                 // A batch finishing wakes the worker, which then comes back here.
                 return None;
             }
-            let due = self.closing
+            // Past the check above, a slot is free: `Immediate` sends, `Balanced` only
+            // when no batch runs at all.
+            let due = match self.config.policy {
+                BatchPolicy::Window => false,
+                BatchPolicy::Immediate => true,
+                BatchPolicy::Balanced => self.in_flight.is_empty(),
+            } || self.closing
                 || self.live >= self.config.max_batch_size
                 || self
                     .flushes
@@ -593,6 +600,7 @@ mod tests {
             max_wait_time: Duration::MAX,
             max_pending: Some(ITEMS),
             max_concurrent_batches: 1,
+            policy: BatchPolicy::Window,
         };
         let mut worker = Worker::new(
             |items: Vec<usize>| async move { Ok::<_, ()>(items) },
