@@ -45,6 +45,9 @@
 //! - **When a batch is sent**: when `max_batch_size` items are queued, or when the
 //!   oldest queued item has waited `max_wait_time` (a lone item is sent then too),
 //!   or on [`flush`](AsyncBatcher::flush) / [`close`](AsyncBatcher::close).
+//!   [`BatchPolicy::Balanced`] and [`BatchPolicy::Immediate`] also send a partial
+//!   batch at once when the operation has room, so items do not wait out the window
+//!   at low load.
 //! - **What each caller gets**: its own item's output; or, for the whole batch, the
 //!   operation's error shared in an `Arc` ([`BatchError::Failed`]), a
 //!   [`BatchError::Panicked`] if it panicked (the batcher keeps working), or a

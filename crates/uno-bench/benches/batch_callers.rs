@@ -1,0 +1,251 @@
+//! Micro-batching at 16, 256 and 2,048 callers, each adding one item at a time and
+//! awaiting its output before adding the next: uno's `AsyncBatcher` under each
+//! `BatchPolicy`, a hand-written mpsc + oneshot loop, and batch-aint-one (its
+//! `Immediate` and `Balanced` policies), in one criterion group per caller count.
+//! Batches of at most 100, a 1 ms window, one batch at a time, and an operation that
+//! does no work, so what is measured is the batcher's own cost and the time items wait.
+//!
+//! After the criterion groups, one more pass per implementation records every item's
+//! latency and prints items/s, p50 and p99 as a markdown table (copied into
+//! docs/benchmarks.md by hand).
+#![allow(
+    clippy::disallowed_methods,
+    reason = "callers are bare tasks, as in the services this stands for"
+)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use tokio::runtime::Runtime;
+use tokio::sync::{mpsc, oneshot};
+use uno_batch::{AsyncBatcher, BatchPolicy};
+
+const MAX_BATCH_SIZE: usize = 100;
+const WINDOW: Duration = Duration::from_millis(1);
+/// Caller counts, and how many items each caller adds (fewer where each item waits).
+const SCENARIOS: [(u64, u64); 3] = [(16, 500), (256, 200), (2048, 50)];
+
+/// Something callers add items to and await outputs from.
+trait Submit: Clone + Send + Sync + 'static {
+    fn submit(&self, item: u64) -> impl Future<Output = u64> + Send + '_;
+}
+
+impl Submit for AsyncBatcher<u64, u64, Infallible> {
+    async fn submit(&self, item: u64) -> u64 {
+        self.add(item).await.expect("the no-op batch succeeds")
+    }
+}
+
+type Request = (u64, oneshot::Sender<u64>);
+
+/// What one writes by hand: an mpsc of (item, reply) pairs, a loop that takes what is
+/// queued (up to a batch) as soon as it has finished the last batch, and a oneshot
+/// reply per item. No window, cancellation handling, panic isolation or back-pressure.
+#[derive(Clone)]
+struct HandWritten(mpsc::UnboundedSender<Request>);
+
+impl HandWritten {
+    fn start() -> Self {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Request>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH_SIZE);
+            while receiver.recv_many(&mut batch, MAX_BATCH_SIZE).await > 0 {
+                let (items, replies): (Vec<u64>, Vec<oneshot::Sender<u64>>) =
+                    batch.drain(..).unzip();
+                for (output, reply) in items.into_iter().zip(replies) {
+                    let _ = reply.send(output);
+                }
+            }
+        });
+        HandWritten(sender)
+    }
+}
+
+impl Submit for HandWritten {
+    fn submit(&self, item: u64) -> impl Future<Output = u64> + Send + '_ {
+        let (reply, output) = oneshot::channel();
+        self.0.send((item, reply)).expect("the loop runs");
+        async move { output.await.expect("the loop answers") }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct NoOpProcessor;
+
+impl batch_aint_one::Processor for NoOpProcessor {
+    type Key = ();
+    type Input = u64;
+    type Output = u64;
+    type Error = String;
+    type Resources = ();
+
+    async fn acquire_resources(&self, _key: ()) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn process(
+        &self,
+        _key: (),
+        inputs: impl Iterator<Item = u64> + Send,
+        _resources: (),
+    ) -> Result<Vec<u64>, String> {
+        Ok(inputs.collect())
+    }
+}
+
+impl Submit for batch_aint_one::Batcher<NoOpProcessor> {
+    async fn submit(&self, item: u64) -> u64 {
+        self.add((), item).await.expect("the no-op batch succeeds")
+    }
+}
+
+fn uno(policy: BatchPolicy) -> AsyncBatcher<u64, u64, Infallible> {
+    AsyncBatcher::builder(|items: Vec<u64>| async move { Ok::<_, Infallible>(items) })
+        .max_batch_size(MAX_BATCH_SIZE)
+        .max_wait_time(WINDOW)
+        .policy(policy)
+        .build()
+        .expect("a valid batcher")
+}
+
+fn batch_aint_one(
+    policy: batch_aint_one::BatchingPolicy,
+    items: u64,
+) -> batch_aint_one::Batcher<NoOpProcessor> {
+    use batch_aint_one::{Batcher, Limits};
+    Batcher::builder()
+        .name("bench")
+        .processor(NoOpProcessor)
+        .limits(
+            Limits::builder()
+                .max_batch_size(MAX_BATCH_SIZE)
+                .max_key_concurrency(1)
+                .max_key_queued_items(usize::try_from(items).expect("fits"))
+                .build(),
+        )
+        .batching_policy(policy)
+        .build()
+}
+
+/// `callers` tasks each add `per_caller` items one after another. Returns every item's
+/// latency when `record` is set.
+async fn drive<S: Submit>(
+    submit: S,
+    callers: u64,
+    per_caller: u64,
+    record: bool,
+) -> Vec<Duration> {
+    let tasks: Vec<_> = (0..callers)
+        .map(|caller| {
+            let submit = submit.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut sum = 0;
+                for n in 0..per_caller {
+                    let item = caller * per_caller + n;
+                    if record {
+                        let started = Instant::now();
+                        sum += submit.submit(item).await;
+                        latencies.push(started.elapsed());
+                    } else {
+                        sum += submit.submit(item).await;
+                    }
+                }
+                black_box(sum);
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("no caller panics"));
+    }
+    latencies
+}
+
+/// The implementations, by name; each call starts a fresh one.
+const KINDS: [&str; 6] = [
+    "uno_window",
+    "uno_immediate",
+    "uno_balanced",
+    "hand_written",
+    "batch_aint_one_immediate",
+    "batch_aint_one_balanced",
+];
+
+async fn run(kind: &str, callers: u64, per_caller: u64, record: bool) -> Vec<Duration> {
+    use batch_aint_one::BatchingPolicy as Peer;
+    let items = callers * per_caller;
+    match kind {
+        "uno_window" => drive(uno(BatchPolicy::Window), callers, per_caller, record).await,
+        "uno_immediate" => drive(uno(BatchPolicy::Immediate), callers, per_caller, record).await,
+        "uno_balanced" => drive(uno(BatchPolicy::Balanced), callers, per_caller, record).await,
+        "hand_written" => drive(HandWritten::start(), callers, per_caller, record).await,
+        "batch_aint_one_immediate" => {
+            drive(batch_aint_one(Peer::Immediate, items), callers, per_caller, record).await
+        }
+        _ => {
+            let balanced = Peer::Balanced {
+                min_size_hint: MAX_BATCH_SIZE,
+            };
+            drive(batch_aint_one(balanced, items), callers, per_caller, record).await
+        }
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn main() {
+    let runtime = runtime();
+    let mut c = Criterion::default().configure_from_args();
+    for (callers, per_caller) in SCENARIOS {
+        let mut group = c.benchmark_group(format!("batch/callers_{callers}"));
+        group
+            .throughput(Throughput::Elements(callers * per_caller))
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        for kind in KINDS {
+            group.bench_function(kind, |b| {
+                b.to_async(&runtime)
+                    .iter(|| run(kind, callers, per_caller, false));
+            });
+        }
+        group.finish();
+    }
+    c.final_summary();
+    // Latencies, once per implementation and caller count (not under `--test`).
+    if std::env::args().any(|arg| arg == "--bench") {
+        latency_table(&runtime);
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the table is this pass's output")]
+fn latency_table(runtime: &Runtime) {
+    println!("\n| callers | implementation | items/s | p50 | p99 |");
+    println!("| ---: | --- | ---: | ---: | ---: |");
+    for (callers, per_caller) in SCENARIOS {
+        for kind in KINDS {
+            let started = Instant::now();
+            let mut latencies = runtime.block_on(run(kind, callers, per_caller, true));
+            let elapsed = started.elapsed();
+            latencies.sort_unstable();
+            let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+            println!(
+                "| {callers} | {kind} | {:.0} | {:?} | {:?} |",
+                latencies.len() as f64 / elapsed.as_secs_f64(),
+                at(0.50),
+                at(0.99),
+            );
+        }
+    }
+}
