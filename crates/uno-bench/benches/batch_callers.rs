@@ -135,12 +135,7 @@ fn batch_aint_one(
 
 /// `callers` tasks each add `per_caller` items one after another. Returns every item's
 /// latency when `record` is set.
-async fn drive<S: Submit>(
-    submit: S,
-    callers: u64,
-    per_caller: u64,
-    record: bool,
-) -> Vec<Duration> {
+async fn drive<S: Submit>(submit: S, callers: u64, per_caller: u64, record: bool) -> Vec<Duration> {
     let tasks: Vec<_> = (0..callers)
         .map(|caller| {
             let submit = submit.clone();
@@ -188,7 +183,13 @@ async fn run(kind: &str, callers: u64, per_caller: u64, record: bool) -> Vec<Dur
         "uno_balanced" => drive(uno(BatchPolicy::Balanced), callers, per_caller, record).await,
         "hand_written" => drive(HandWritten::start(), callers, per_caller, record).await,
         "batch_aint_one_immediate" => {
-            drive(batch_aint_one(Peer::Immediate, items), callers, per_caller, record).await
+            drive(
+                batch_aint_one(Peer::Immediate, items),
+                callers,
+                per_caller,
+                record,
+            )
+            .await
         }
         _ => {
             let balanced = Peer::Balanced {

@@ -455,6 +455,42 @@ async fn waiters_of_one_process_are_served_in_order() {
     assert_eq!(limiter.waiting(), 0);
 }
 
+#[test]
+fn a_permit_that_outlives_its_runtime_still_frees_its_slot() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let first = runtime();
+    let (limiter, permit) = first.block_on(async {
+        let limiter = PgLimiter::new(pool(&url, &unique("orphan"), 4).await, unique("orphan"), 2)
+            .expect("valid");
+        let permit = limiter.acquire().await.expect("a free slot");
+        // A permit held by a task whose runtime shuts down under it.
+        let held = limiter.acquire().await.expect("a free slot");
+        tokio::spawn(async move {
+            let _held = held;
+            std::future::pending::<()>().await;
+        });
+        (limiter, permit)
+    });
+    drop(first);
+    // Dropped outside any runtime: the connection is closed, not unlocked.
+    drop(permit);
+    let second = runtime();
+    second.block_on(async {
+        eventually("both orphaned slots are free", || async {
+            limiter.in_flight().await == Ok(0)
+        })
+        .await;
+    });
+}
+
 /// The parent side of a child process: this test binary, running only `child`, in
 /// `role`, killed if it outlives the test.
 fn spawn_child(role: &str, url: &str, name: &str, extra: &[(&str, &str)]) -> Child {
