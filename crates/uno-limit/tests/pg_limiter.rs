@@ -471,8 +471,10 @@ fn a_permit_that_outlives_its_runtime_still_frees_its_slot() {
         let limiter = PgLimiter::new(pool(&url, &unique("orphan"), 4).await, unique("orphan"), 2)
             .expect("valid");
         let permit = limiter.acquire().await.expect("a free slot");
-        // A permit held by a task whose runtime shuts down under it.
+        // A permit held by a task whose runtime shuts down under it: a bare task on
+        // purpose, since the runtime's shutdown is what drops it.
         let held = limiter.acquire().await.expect("a free slot");
+        #[allow(clippy::disallowed_methods)]
         tokio::spawn(async move {
             let _held = held;
             std::future::pending::<()>().await;
