@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::builder::{Builder, Config};
+use crate::builder::{Builder, Config, Weigh};
 use crate::claim::{Claim, Room};
 use crate::deadline::until;
 use crate::dedup::Dedup;
@@ -93,6 +93,8 @@ struct Shared<I, O, E> {
     /// Becomes true (or its sender is dropped) when the worker has stopped.
     finished: watch::Receiver<bool>,
     config: Config,
+    /// How much each item counts against `max_batch_weight`, weighed in `add`.
+    weigh: Option<Weigh<I>>,
     /// Registered with [`Draining`] when the last handle is dropped.
     drain: Arc<DrainEntry>,
 }
@@ -145,6 +147,7 @@ where
         op: F,
         config: Config,
         dedup: Option<Dedup<I, O>>,
+        weigh: Option<Weigh<I>>,
         name: Arc<str>,
         runtime: &tokio::runtime::Handle,
     ) -> Self
@@ -175,6 +178,7 @@ where
                 closed: AtomicBool::new(false),
                 finished,
                 config,
+                weigh,
                 drain,
             }),
         }
@@ -364,6 +368,7 @@ where
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(TryAddError::new(item, BatchError::Closed));
         }
+        let weight = self.shared.weigh.as_ref().map_or(0, |weigh| weigh(&item));
         let (reply, receiver) = oneshot::channel();
         let claim = Claim::new();
         if let Err(mpsc::error::SendError(message)) =
@@ -372,6 +377,7 @@ where
                 reply,
                 claim: claim.clone(),
                 deadline,
+                weight,
             }))
         {
             return match message {

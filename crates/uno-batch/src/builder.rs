@@ -30,6 +30,7 @@ pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
 /// | [`max_pending`](Self::max_pending) | unbounded | rejected by `build` |
 /// | [`max_concurrent_batches`](Self::max_concurrent_batches) | 1 | rejected by `build` |
 /// | [`policy`](Self::policy) | [`BatchPolicy::Window`] | — |
+/// | [`max_batch_weight`](Self::max_batch_weight) | no weight limit | rejected by `build` |
 ///
 /// Huge values never overflow: `usize::MAX` sizes mean "unbounded" and a wait too
 /// long to end (`Duration::MAX`) means "no time limit".
@@ -60,9 +61,13 @@ pub struct Builder<I, O, E, F> {
     op: F,
     config: Config,
     dedup: Option<Dedup<I, O>>,
+    weigh: Option<Weigh<I>>,
     name: Option<String>,
     _types: PhantomData<fn(I) -> (O, E)>,
 }
+
+/// How much an item counts against [`Builder::max_batch_weight`].
+pub(crate) type Weigh<I> = std::sync::Arc<dyn Fn(&I) -> usize + Send + Sync>;
 
 /// The validated settings the worker runs with.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +77,8 @@ pub(crate) struct Config {
     pub(crate) max_pending: Option<usize>,
     pub(crate) max_concurrent_batches: usize,
     pub(crate) policy: BatchPolicy,
+    /// The most weight one batch holds, with [`Builder::max_batch_weight`].
+    pub(crate) max_batch_weight: Option<usize>,
 }
 
 impl<I, O, E, F, Fut> Builder<I, O, E, F>
@@ -91,8 +98,10 @@ where
                 max_pending: None,
                 max_concurrent_batches: 1,
                 policy: BatchPolicy::Window,
+                max_batch_weight: None,
             },
             dedup: None,
+            weigh: None,
             name: None,
             _types: PhantomData,
         }
@@ -182,6 +191,49 @@ where
         self
     }
 
+    /// Caps the total weight of a batch, as Go's bundler caps a bundle's bytes:
+    /// `weight` says how much an item counts (its size in bytes, the rows it writes),
+    /// and a batch holds items only while their weights add up to at most `max`. A
+    /// batch is also sent as soon as the queued items weigh `max` or more, as it is
+    /// when `max_batch_size` items are queued; `max_batch_size` still applies.
+    ///
+    /// An item that alone weighs more than `max` is not refused: it is sent in a batch
+    /// of its own. `weight` runs in the caller's `add`/`try_add` (a panic in it is the
+    /// caller's); weights add up saturating, so `usize::MAX` cannot overflow. Zero is
+    /// rejected by [`build`](Self::build). Callers that cancel may make a batch go a
+    /// little before it is full by weight (their items count until the worker skips
+    /// them), never later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // At most 1 MiB of rows per INSERT.
+    /// let batcher = AsyncBatcher::builder(|rows: Vec<Vec<u8>>| async move {
+    ///     assert!(rows.iter().map(Vec::len).sum::<usize>() <= 1 << 20 || rows.len() == 1);
+    ///     Ok::<_, std::io::Error>(rows.iter().map(Vec::len).collect::<Vec<_>>())
+    /// })
+    /// .max_batch_weight(1 << 20, |row: &Vec<u8>| row.len())
+    /// .build()
+    /// .unwrap();
+    ///
+    /// let (a, b) = tokio::join!(batcher.add(vec![0; 800_000]), batcher.add(vec![0; 800_000]));
+    /// assert_eq!((a.unwrap(), b.unwrap()), (800_000, 800_000)); // in two batches
+    /// # }
+    /// ```
+    pub fn max_batch_weight(
+        mut self,
+        max: usize,
+        weight: impl Fn(&I) -> usize + Send + Sync + 'static,
+    ) -> Self {
+        self.config.max_batch_weight = Some(max);
+        self.weigh = Some(std::sync::Arc::new(weight));
+        self
+    }
+
     /// Turns on keyed mode (as in dataloader): identical items within one batch are
     /// sent to the operation once, in the order first seen, and that item's output is
     /// cloned to every caller who added it. Use it when items are keys to look up and
@@ -247,6 +299,11 @@ where
                 "max_pending is 0; the queue must have room for at least one item",
             ));
         }
+        if config.max_batch_weight == Some(0) {
+            return Err(BatchError::InvalidConfig(
+                "max_batch_weight is 0; a batch must be able to hold some weight",
+            ));
+        }
         if config.max_concurrent_batches == 0 {
             return Err(BatchError::InvalidConfig(
                 "max_concurrent_batches is 0; at least one batch must be able to run",
@@ -260,7 +317,7 @@ where
             None => format!("of {}", std::any::type_name::<I>()).into(),
         };
         Ok(AsyncBatcher::start(
-            self.op, config, self.dedup, name, &runtime,
+            self.op, config, self.dedup, self.weigh, name, &runtime,
         ))
     }
 }

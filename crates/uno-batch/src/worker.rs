@@ -67,6 +67,8 @@ pub(crate) struct Entry<I, O, E> {
     /// first; this check makes "never sent after its deadline" hold whichever task
     /// runs first at that instant.
     pub(crate) deadline: Option<Instant>,
+    /// What the item counts against `max_batch_weight` (0 without one).
+    pub(crate) weight: usize,
 }
 
 /// An entry waiting in the worker's queue. Its ticket may have been dropped since it
@@ -120,6 +122,10 @@ pub(crate) struct Worker<I, O, E, F> {
     /// Queued entries in the order they were accepted, including cancelled ones not
     /// yet skipped or swept out.
     queue: VecDeque<Queued<I, O, E>>,
+    /// The weights of `queue`'s entries added up, cancelled ones included until they
+    /// are skipped or swept out, so it can run ahead of the live weight, never behind
+    /// it. A `u128`, so that no number of `usize::MAX` weights can overflow it.
+    queued_weight: u128,
     /// How many entries of `queue` are live: not cancelled, as far as the worker has
     /// counted (see [`Room::take_cancelled`]). This, not `queue.len()`, is what fills a
     /// batch.
@@ -170,6 +176,7 @@ where
             receiving: true,
             closing: false,
             queue: VecDeque::new(),
+            queued_weight: 0,
             live: 0,
             next_sequence: 0,
             room: channels.room,
@@ -266,6 +273,7 @@ where
                         continue;
                     }
                     self.live += 1;
+                    self.queued_weight += entry.weight as u128;
                     self.queue.push_back(Queued {
                         entry,
                         arrived: now,
@@ -312,8 +320,15 @@ where
     fn sweep_cancelled(&mut self) {
         #[cfg(any(test, feature = "tracing"))]
         let before = self.queue.len();
-        self.queue
-            .retain(|queued| !queued.entry.claim.is_cancelled());
+        let mut removed_weight = 0_u128;
+        self.queue.retain(|queued| {
+            let cancelled = queued.entry.claim.is_cancelled();
+            if cancelled {
+                removed_weight += queued.entry.weight as u128;
+            }
+            !cancelled
+        });
+        self.unweigh(removed_weight);
         #[cfg(test)]
         {
             self.visits += before;
@@ -337,7 +352,9 @@ where
             if !cancelled {
                 return;
             }
-            self.queue.pop_front();
+            if let Some(skipped) = self.queue.pop_front() {
+                self.unweigh(skipped.entry.weight as u128);
+            }
         }
     }
 
@@ -361,6 +378,10 @@ where
             } || self.closing
                 || self.live >= self.config.max_batch_size
                 || self
+                    .config
+                    .max_batch_weight
+                    .is_some_and(|max| self.queued_weight >= max as u128)
+                || self
                     .flushes
                     .iter()
                     .any(|flush| flush.covers(oldest.sequence));
@@ -374,6 +395,12 @@ where
         }
     }
 
+    /// Takes the weight of entries that left the queue out of the queued weight.
+    fn unweigh(&mut self, weight: u128) {
+        debug_assert!(weight <= self.queued_weight, "only queued weight leaves");
+        self.queued_weight = self.queued_weight.saturating_sub(weight);
+    }
+
     fn start_batch(&mut self) {
         let capacity = self.config.max_batch_size.min(self.live);
         let mut items = Vec::with_capacity(capacity);
@@ -382,10 +409,22 @@ where
         let mut expired = 0_usize;
         let mut now = None;
         let mut oldest = None;
+        // A `u128`, as `queued_weight`, so two huge weights cannot saturate into a fit.
+        let mut weight = 0_u128;
         while items.len() < self.config.max_batch_size {
+            // The next live item would tip the batch over its weight: it starts the next
+            // one. A first item always goes, however heavy.
+            if let (Some(max), Some(front)) = (self.config.max_batch_weight, self.queue.front())
+                && !items.is_empty()
+                && weight + front.entry.weight as u128 > max as u128
+                && !front.entry.claim.is_cancelled()
+            {
+                break;
+            }
             let Some(queued) = self.queue.pop_front() else {
                 break;
             };
+            self.unweigh(queued.entry.weight as u128);
             let arrived = queued.arrived;
             #[cfg(test)]
             {
@@ -415,6 +454,7 @@ where
                 continue;
             }
             oldest.get_or_insert(arrived);
+            weight += entry.weight as u128;
             items.push(entry.item);
             replies.push(entry.reply);
         }
@@ -601,6 +641,7 @@ mod tests {
             max_pending: Some(ITEMS),
             max_concurrent_batches: 1,
             policy: BatchPolicy::Window,
+            max_batch_weight: None,
         };
         let mut worker = Worker::new(
             |items: Vec<usize>| async move { Ok::<_, ()>(items) },
@@ -625,6 +666,7 @@ mod tests {
                 reply,
                 claim: claim.clone(),
                 deadline: None,
+                weight: 0,
             }));
             tickets.push(Ticket::new(receiver, claim, Arc::clone(&room)));
         }
