@@ -9,12 +9,16 @@
     reason = "the baselines are what users write by hand with bare tasks"
 )]
 
+#[path = "shared/no_op_processor.rs"]
+mod no_op_processor;
+
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::join_all;
+use no_op_processor::NoOpProcessor;
 use tokio::sync::{mpsc, oneshot};
 
 const ITEMS: u64 = 100_000;
@@ -90,30 +94,6 @@ async fn run_hand_written() {
         black_box(producer.await.unwrap());
     }
     worker.await.unwrap();
-}
-
-#[derive(Debug, Clone)]
-struct NoOpProcessor;
-
-impl batch_aint_one::Processor for NoOpProcessor {
-    type Key = ();
-    type Input = u64;
-    type Output = u64;
-    type Error = String;
-    type Resources = ();
-
-    async fn acquire_resources(&self, _key: ()) -> Result<(), String> {
-        Ok(())
-    }
-
-    async fn process(
-        &self,
-        _key: (),
-        inputs: impl Iterator<Item = u64> + Send,
-        _resources: (),
-    ) -> Result<Vec<u64>, String> {
-        Ok(no_op(inputs.collect()))
-    }
 }
 
 async fn run_batch_aint_one() {

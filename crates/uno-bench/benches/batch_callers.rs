@@ -16,12 +16,16 @@
     reason = "callers are bare tasks, as in the services this stands for"
 )]
 
+#[path = "shared/no_op_processor.rs"]
+mod no_op_processor;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
+use no_op_processor::NoOpProcessor;
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 use uno_batch::{AsyncBatcher, BatchPolicy};
@@ -72,30 +76,6 @@ impl Submit for HandWritten {
         let (reply, output) = oneshot::channel();
         self.0.send((item, reply)).expect("the loop runs");
         async move { output.await.expect("the loop answers") }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct NoOpProcessor;
-
-impl batch_aint_one::Processor for NoOpProcessor {
-    type Key = ();
-    type Input = u64;
-    type Output = u64;
-    type Error = String;
-    type Resources = ();
-
-    async fn acquire_resources(&self, _key: ()) -> Result<(), String> {
-        Ok(())
-    }
-
-    async fn process(
-        &self,
-        _key: (),
-        inputs: impl Iterator<Item = u64> + Send,
-        _resources: (),
-    ) -> Result<Vec<u64>, String> {
-        Ok(inputs.collect())
     }
 }
 
