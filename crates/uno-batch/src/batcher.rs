@@ -415,8 +415,10 @@ impl<I, O, E> AsyncBatcher<I, O, E> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future after its first poll does not undo the flush: the items are
-    /// still sent at once; only the wait is abandoned.
+    /// This method is cancel safe. If `flush` is used as the event in a
+    /// `tokio::select!` statement and some other branch completes first, the flush is
+    /// not undone: from its first poll the queued items are sent at once, and only the
+    /// wait for them is abandoned. A `flush` future never polled does nothing.
     ///
     /// # Examples
     ///
@@ -458,8 +460,10 @@ impl<I, O, E> AsyncBatcher<I, O, E> {
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future does not undo the close: the batcher is closed from the
-    /// first poll, and the drain goes on in the background.
+    /// This method is cancel safe. If `close` is used as the event in a
+    /// `tokio::select!` statement and some other branch completes first, the close is
+    /// not undone: the batcher is closed from the first poll and the drain goes on in
+    /// the background; call `close` again to wait for its end.
     ///
     /// # Examples
     ///

@@ -299,7 +299,9 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropping the future loses no outcome and leaves the tasks running.
+    /// This method is cancel safe. If `join_next` is used as the event in a
+    /// `tokio::select!` statement and some other branch completes first, no outcome is
+    /// lost (the next call returns it) and the tasks keep running.
     ///
     /// # Examples
     ///
