@@ -130,7 +130,8 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     ///
     /// # Panics
     ///
-    /// Panics when called outside a tokio runtime, as `tokio::spawn` does.
+    /// Panics when called outside a tokio runtime, as `tokio::spawn` does; the panic,
+    /// and tokio's record of where the task was spawned, name the caller's line.
     ///
     /// # Examples
     ///
@@ -143,6 +144,7 @@ impl<T: Send + 'static, E: Send + 'static> TaskGroup<T, E> {
     /// assert_eq!(group.join().await.unwrap(), ["done"]);
     /// # }
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, task: F) -> Result<TaskId, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,

@@ -54,7 +54,9 @@ impl<T: Send + 'static, E: Send + 'static> Spawner<T, E> {
     ///
     /// # Panics
     ///
-    /// Panics when called outside a tokio runtime, as `tokio::spawn` does.
+    /// Panics when called outside a tokio runtime, as `tokio::spawn` does; the panic,
+    /// and tokio's record of where the task was spawned, name the caller's line.
+    #[track_caller]
     pub fn spawn<F>(&self, task: F) -> Result<TaskId, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,

@@ -46,6 +46,9 @@ pub(super) struct Queued {
 }
 
 impl<T, E> Shared<T, E> {
+    // `track_caller` down to `tokio::spawn`, so that a panic outside a runtime and
+    // tokio's task spawn location name the user's `spawn` call.
+    #[track_caller]
     pub(crate) fn spawn<F>(self: &Arc<Self>, body: F) -> Result<TaskId, SpawnError>
     where
         T: Send + 'static,
@@ -54,7 +57,11 @@ impl<T, E> Shared<T, E> {
     {
         if self.max_concurrency.is_some() {
             // Queued tasks are started later, from whichever thread frees a slot.
-            self.runtime.get_or_init(Handle::current);
+            // Not `get_or_init(Handle::current)`: a function pointer would lose the
+            // caller's location.
+            if self.runtime.get().is_none() {
+                let _ = self.runtime.set(Handle::current());
+            }
         }
         // Reserve a slot first and attach the abort handle after `tokio::spawn`: the
         // lock is not held while tokio runs (a runtime that is shutting down drops the
@@ -101,6 +108,7 @@ impl<T, E> Shared<T, E> {
 
     /// Spawns a task whose slot is reserved and counted as running, on the current
     /// runtime, and leaves its abort handle in `pending`.
+    #[track_caller]
     fn start<F>(&self, slot: usize, id: TaskId, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -178,6 +186,7 @@ impl<T, E> Shared<T, E> {
         Some(next)
     }
 
+    #[track_caller]
     fn spawn_task<F>(&self, id: TaskId, task: F, runtime: Option<&Handle>) -> AbortHandle
     where
         F: Future<Output = ()> + Send + 'static,
