@@ -79,6 +79,7 @@
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adaptive;
 mod error;
@@ -88,10 +89,12 @@ mod limiter;
 mod metrics;
 mod policy;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod rate;
 mod stream;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
 pub use crate::adaptive::{

@@ -79,6 +79,7 @@
 //!
 //! This crate is part of [uno](https://docs.rs/uno); it can be used on its own or
 //! through the umbrella crate's feature of the same name.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod classify;

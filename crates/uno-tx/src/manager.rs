@@ -380,6 +380,7 @@ impl<DB: Backend> TransactionManager<DB> {
 
     /// The retry policy that re-runs failed attempts, if any.
     #[cfg(feature = "retry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
     pub fn retry_policy(&self) -> Option<&RetryPolicy<Infallible>> {
         self.retry.as_ref()
     }
@@ -568,6 +569,7 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
     /// # }
     /// ```
     #[cfg(feature = "retry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
     pub fn retry(mut self, policy: RetryPolicy<Infallible>) -> Self {
         self.retry = Some(policy);
         self

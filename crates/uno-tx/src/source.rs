@@ -103,6 +103,7 @@ macro_rules! connection_source {
         impl sealed::Sealed for &mut $connection {}
 
         #[cfg(feature = $feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
         impl<'c> TransactionSource<'c> for &'c mut $connection {
             type Database = $database;
 

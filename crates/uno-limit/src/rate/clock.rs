@@ -23,6 +23,7 @@ pub enum RateClock {
     /// The time-stamp counter, through `quanta` (feature `quanta`): faster, but blind
     /// to tokio's paused time.
     #[cfg(feature = "quanta")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "quanta")))]
     Quanta,
 }
 
