@@ -95,6 +95,7 @@ mod draining;
 mod error;
 mod metrics;
 mod policy;
+mod run;
 mod ticket;
 mod worker;
 

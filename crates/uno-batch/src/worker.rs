@@ -6,21 +6,16 @@
 //! its batch forms, or swept out with others once they outnumber the live items (see
 //! `claim.rs`).
 //!
-//! The file runs past 450 lines because the queue's bookkeeping (the live count,
-//! sweeping, flush sequence numbers) only makes sense read together, and its unit test
-//! counts the worker's steps from inside; the batch runner at the end is small. Each batch runs in its own
-//! task, which owns the reply channels of exactly the items it was given: outputs are
-//! matched to callers by position inside that task, so batches that finish out of order
-//! cannot cross outputs between callers.
+//! The file runs past 450 lines because the queue's bookkeeping (the live count, the
+//! queued weight, sweeping, flush sequence numbers, the dispatch policy) only makes
+//! sense read together, and its unit test counts the worker's steps from inside. Each
+//! batch runs in a task of its own (`run.rs`).
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
@@ -32,6 +27,7 @@ use crate::draining::DrainEntry;
 use crate::error::BatchError;
 use crate::metrics;
 use crate::policy::BatchPolicy;
+use crate::run::run_batch;
 use crate::ticket::Outcome;
 
 /// How many messages the worker takes from its channel in one go.
@@ -543,81 +539,6 @@ impl<I, O, E, F> Drop for Worker<I, O, E, F> {
     fn drop(&mut self) {
         self.room.close();
     }
-}
-
-/// Runs the operation on one batch and sends each caller its own outcome.
-async fn run_batch<I, O, E, F, Fut>(
-    op: Arc<F>,
-    dedup: Option<Dedup<I, O>>,
-    items: Vec<I>,
-    replies: Vec<oneshot::Sender<Outcome<O, E>>>,
-) where
-    F: Fn(Vec<I>) -> Fut,
-    Fut: Future<Output = Result<Vec<O>, E>>,
-{
-    let (items, positions) = match dedup {
-        Some(dedup) => dedup.split(items),
-        None => (items, None),
-    };
-    let expected = items.len();
-    // Catch a panic both in the call that makes the future and while it runs, so that a
-    // panicking operation fails only this batch's callers, with a clear error.
-    let outcome = match panic::catch_unwind(AssertUnwindSafe(|| op(items))) {
-        Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
-        Err(payload) => Err(payload),
-    };
-    match outcome {
-        Ok(Ok(outputs)) if outputs.len() == expected => {
-            let outputs = match (dedup, positions) {
-                (Some(dedup), Some(positions)) => dedup.expand(&outputs, &positions),
-                _ => outputs,
-            };
-            for (reply, output) in replies.into_iter().zip(outputs) {
-                // The caller may have gone away meanwhile; its output is then dropped.
-                let _ = reply.send(Ok(output));
-            }
-        }
-        Ok(Ok(outputs)) => {
-            event!(
-                error,
-                expected,
-                actual = outputs.len(),
-                "the batch operation returned the wrong number of outputs"
-            );
-            fan_out(
-                replies,
-                &BatchError::WrongLength {
-                    expected,
-                    actual: outputs.len(),
-                },
-            );
-        }
-        Ok(Err(error)) => {
-            event!(debug, size = expected, "the batch operation failed");
-            fan_out(replies, &BatchError::Failed(Arc::new(error)));
-        }
-        Err(payload) => {
-            let message = panic_message(payload.as_ref());
-            event!(error, size = expected, %message, "the batch operation panicked");
-            fan_out(replies, &BatchError::Panicked { message });
-        }
-    }
-}
-
-fn fan_out<O, E>(replies: Vec<oneshot::Sender<Outcome<O, E>>>, error: &BatchError<E>) {
-    for reply in replies {
-        let _ = reply.send(Err(error.clone()));
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        return (*message).to_owned();
-    }
-    if let Some(message) = payload.downcast_ref::<String>() {
-        return message.clone();
-    }
-    "a non-string panic payload".to_owned()
 }
 
 #[cfg(test)]
