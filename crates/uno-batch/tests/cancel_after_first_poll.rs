@@ -11,15 +11,23 @@ use tokio::time::Instant;
 use tokio_test::{assert_pending, task};
 use uno_batch::{AsyncBatcher, BatchError};
 
-#[tokio::test(start_paused = true)]
-async fn a_flush_dropped_after_its_first_poll_still_sends_at_once() {
+type Tickets = Vec<uno_batch::Ticket<u64, common::OpError>>;
+
+/// A batcher holding three items that would wait forever for their batch to fill.
+fn three_waiting() -> (Recorder, AsyncBatcher<u64, u64, common::OpError>, Tickets) {
     let recorder = Recorder::default();
     let batcher = AsyncBatcher::builder(recorder.op())
         .max_batch_size(100)
         .max_wait_time(FOREVER)
         .build()
         .unwrap();
-    let tickets: Vec<_> = (0..3).map(|item| batcher.try_add(item).unwrap()).collect();
+    let tickets = (0..3).map(|item| batcher.try_add(item).unwrap()).collect();
+    (recorder, batcher, tickets)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flush_dropped_after_its_first_poll_still_sends_at_once() {
+    let (recorder, batcher, tickets) = three_waiting();
     let started = Instant::now();
 
     let mut flush = task::spawn(batcher.flush());
@@ -57,13 +65,7 @@ async fn a_flush_dropped_before_its_first_poll_does_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn a_close_dropped_after_its_first_poll_still_closes_and_drains() {
-    let recorder = Recorder::default();
-    let batcher = AsyncBatcher::builder(recorder.op())
-        .max_batch_size(100)
-        .max_wait_time(FOREVER)
-        .build()
-        .unwrap();
-    let tickets: Vec<_> = (0..3).map(|item| batcher.try_add(item).unwrap()).collect();
+    let (recorder, batcher, tickets) = three_waiting();
     let started = Instant::now();
 
     let mut close = task::spawn(batcher.close());
