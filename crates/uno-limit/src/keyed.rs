@@ -176,7 +176,9 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no permit is held and the
+    /// caller's place in the queue is given up.
     pub async fn acquire(&self, key: K) -> Result<KeyedPermit<K>, LimitError>
     where
         K: Clone,
@@ -213,7 +215,9 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no permit is held and the
+    /// caller's place in the queue is given up.
     pub async fn acquire_timeout(
         &self,
         key: K,

@@ -290,7 +290,9 @@ impl Limiter {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no permit is held and the
+    /// caller's place in the queue is given up.
     ///
     /// # Examples
     ///
@@ -366,7 +368,9 @@ impl Limiter {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no permit is held and the
+    /// caller's place in the queue is given up.
     ///
     /// # Examples
     ///

@@ -307,7 +307,9 @@ impl AdaptiveLimiter {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no permit is held and the
+    /// caller's place in the queue is given up.
     pub async fn acquire(&self) -> Result<AdaptivePermit, LimitError> {
         self.acquire_with(self.inner.on_full).await
     }
@@ -350,7 +352,9 @@ impl AdaptiveLimiter {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it holds no permit and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no permit is held and the
+    /// caller's place in the queue is given up.
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<AdaptivePermit, LimitError> {
         if timeout.is_zero() {
             let refused_as_timeout = self.try_permit().map_err(|error| match error {

@@ -187,7 +187,9 @@ impl RateLimiter {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: dropped while waiting, it has taken no slot and leaves the queue.
+    /// This method is cancel safe. If it is used as the event in a `tokio::select!`
+    /// statement and some other branch completes first, no slot was taken and the
+    /// caller's place in the queue is given up.
     pub async fn acquire(&self) -> Result<(), LimitError> {
         let inner = &*self.inner;
         let gate = inner.gate.load(Ordering::Relaxed);
