@@ -493,6 +493,80 @@ fn a_permit_that_outlives_its_runtime_still_frees_its_slot() {
     });
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_whose_connection_is_killed_keeps_waiting_on_a_new_one() {
+    let Some(contest) = Contest::new("waiter_killed").await else {
+        return;
+    };
+    let (admin, holder, application) = (&contest.admin, &contest.holder, &contest.application);
+    // Polling never ends the wait by itself: only NOTIFY (or a failure) does.
+    let waiter = contest.waiter(Duration::MAX);
+    let held = holder.acquire().await.expect("a free slot");
+    let mut waiting = tokio::task::JoinSet::new();
+    waiting.spawn({
+        let waiter = waiter.clone();
+        async move { waiter.acquire().await }
+    });
+    // Kill the waiter's own connection (not the LISTEN one) while it waits.
+    eventually("the waiter's connection is killed", || async {
+        let killed: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND state = 'idle' \
+             AND query LIKE '%pg_try_advisory_lock%'",
+        )
+        .bind(application)
+        .fetch_one(admin)
+        .await
+        .expect("pg_stat_activity can be read");
+        killed > 0
+    })
+    .await;
+    eventually("the killed session is gone", || async {
+        locks_of(admin, application).await == 0
+    })
+    .await;
+    held.release().await.expect("held");
+    let permit = tokio::time::timeout(PATIENCE, waiting.join_next())
+        .await
+        .expect("the waiter is woken")
+        .expect("the waiter was spawned")
+        .expect("the waiter does not panic")
+        .expect("a lost idle connection is not the caller's failure");
+    permit.release().await.expect("held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_operation_and_cancelled_releases_free_their_slots() {
+    let Some(url) = server_url(Server::Postgres) else {
+        return;
+    };
+    let limiter =
+        PgLimiter::new(pool(&url, &unique("panics"), 6).await, unique("panics"), 3).expect("valid");
+    // The operation panics inside `run`: the permit is dropped while unwinding.
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn({
+        let limiter = limiter.clone();
+        async move { limiter.run(async { panic!("the operation panics") }).await }
+    });
+    let joined = tasks.join_next().await.expect("spawned");
+    assert!(joined.expect_err("the task panicked").is_panic());
+    // `check` and `release` cancelled at their first await.
+    let mut checked = limiter.acquire().await.expect("a free slot");
+    let cancelled = tokio::time::timeout(Duration::ZERO, checked.check()).await;
+    if cancelled.is_err() {
+        // Cancelled mid-statement: the connection was closed, and the permit knows.
+        assert_eq!(checked.check().await, Err(LimitError::Lost));
+    }
+    drop(checked);
+    let released = limiter.acquire().await.expect("a free slot");
+    let _ = tokio::time::timeout(Duration::ZERO, released.release()).await;
+    eventually("every slot is free again", || async {
+        limiter.in_flight().await == Ok(0)
+    })
+    .await;
+    assert_eq!(limiter.run(async { 7 }).await, Ok(7));
+}
+
 /// The parent side of a child process: this test binary, running only `child`, in
 /// `role`, killed if it outlives the test.
 fn spawn_child(role: &str, url: &str, name: &str, extra: &[(&str, &str)]) -> Child {

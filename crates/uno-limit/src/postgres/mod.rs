@@ -282,13 +282,24 @@ impl PgLimiter {
         let _waiting = WaitingGuard::new(&inner.waiting, None);
         let _turn = inner.turn.lock().await;
         let mut connection = self.connection().await?;
+        // A connection that fails (killed while idle between polls, a server restart)
+        // is replaced once; failing again before any answer is the caller's error.
+        let mut replaced = false;
         loop {
             // Registered before asking, so a release announced meanwhile is not missed.
             let released = inner.released.notified();
             let mut released = std::pin::pin!(released);
             released.as_mut().enable();
-            if let Some(permit) = self.try_lock(&mut connection).await? {
-                return Ok(permit);
+            match self.try_lock(&mut connection).await {
+                Ok(Some(permit)) => return Ok(permit),
+                Ok(None) => replaced = false,
+                Err(_lost) if !replaced => {
+                    // The failed connection is closed as its guard is replaced.
+                    connection = self.connection().await?;
+                    replaced = true;
+                    continue;
+                }
+                Err(error) => return Err(error),
             }
             self.ensure_listener();
             // Either wakes the loop; a spurious wake-up costs one query.
