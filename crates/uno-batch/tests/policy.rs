@@ -200,3 +200,30 @@ async fn cancelled_items_are_never_sent_under_any_policy() {
         assert_eq!(gated.recorder.batches(), [vec![1], vec![3]], "{policy:?}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_policy_holds_at_the_extremes() {
+    for policy in [
+        BatchPolicy::Window,
+        BatchPolicy::Immediate,
+        BatchPolicy::Balanced,
+    ] {
+        let recorder = Recorder::default();
+        let batcher = AsyncBatcher::builder(recorder.op())
+            .max_batch_size(usize::MAX)
+            .max_wait_time(Duration::MAX)
+            .max_concurrent_batches(usize::MAX)
+            .max_pending(usize::MAX)
+            .policy(policy)
+            .build()
+            .unwrap();
+        let tickets: Vec<_> = (0..3).map(|item| batcher.try_add(item).unwrap()).collect();
+        // Window never sends a partial batch by itself here; close sends it.
+        batcher.close().await;
+        for (item, ticket) in (0..3).zip(tickets) {
+            assert_eq!(ticket.await, Ok(expected(item)), "{policy:?}");
+        }
+        let sent: usize = recorder.batches().iter().map(Vec::len).sum();
+        assert_eq!(sent, 3, "{policy:?}: each item once");
+    }
+}
