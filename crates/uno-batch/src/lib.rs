@@ -86,6 +86,15 @@
 //! through the umbrella crate's feature of the same name.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Emits a `tracing` event (target `uno_batch`) when the `tracing` feature is on, and
+/// nothing otherwise. Defined before the modules, so every one of them sees it.
+macro_rules! event {
+    ($level:ident, $($arg:tt)*) => {
+        #[cfg(feature = "tracing")]
+        tracing::$level!(target: "uno_batch", $($arg)*);
+    };
+}
+
 mod batcher;
 mod builder;
 mod claim;

@@ -15,14 +15,6 @@ use crate::dedup::Dedup;
 use crate::error::BatchError;
 use crate::ticket::Outcome;
 
-/// Emits a `tracing` event when the `tracing` feature is on, and nothing otherwise.
-macro_rules! event {
-    ($level:ident, $($arg:tt)*) => {
-        #[cfg(feature = "tracing")]
-        tracing::$level!(target: "uno_batch", $($arg)*);
-    };
-}
-
 /// Runs the operation on one batch and sends each caller its own outcome.
 pub(crate) async fn run_batch<I, O, E, F, Fut>(
     op: Arc<F>,

@@ -33,14 +33,6 @@ use crate::ticket::Outcome;
 /// How many messages the worker takes from its channel in one go.
 const RECEIVE_CHUNK: usize = 1024;
 
-/// Emits a `tracing` event when the `tracing` feature is on, and nothing otherwise.
-macro_rules! event {
-    ($level:ident, $($arg:tt)*) => {
-        #[cfg(feature = "tracing")]
-        tracing::$level!(target: "uno_batch", $($arg)*);
-    };
-}
-
 /// What a batcher handle sends to its worker.
 pub(crate) enum Message<I, O, E> {
     /// A new item and where its output goes.
@@ -410,8 +402,9 @@ where
         while items.len() < self.config.max_batch_size {
             // The next live item would tip the batch over its weight: it starts the next
             // one. A first item always goes, however heavy.
-            if let (Some(max), Some(front)) = (self.config.max_batch_weight, self.queue.front())
+            if let Some(max) = self.config.max_batch_weight
                 && !items.is_empty()
+                && let Some(front) = self.queue.front()
                 && weight + front.entry.weight as u128 > max as u128
                 && !front.entry.claim.is_cancelled()
             {

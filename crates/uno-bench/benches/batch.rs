@@ -9,6 +9,8 @@
     reason = "the baselines are what users write by hand with bare tasks"
 )]
 
+#[path = "shared/hand_loop.rs"]
+mod hand_loop;
 #[path = "shared/no_op_processor.rs"]
 mod no_op_processor;
 
@@ -19,7 +21,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::join_all;
 use no_op_processor::NoOpProcessor;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 const ITEMS: u64 = 100_000;
 const PRODUCERS: u64 = 8;
@@ -59,22 +61,9 @@ async fn run_uno() {
     }
 }
 
-type Request = (u64, oneshot::Sender<u64>);
-
-/// What one would write by hand: an mpsc of (item, reply) pairs, a loop that takes up
-/// to a batch at a time, and one oneshot reply per item. It has no wait time, no
-/// cancellation handling, no panic isolation and no backpressure.
+/// What one would write by hand (see `shared/hand_loop.rs`).
 async fn run_hand_written() {
-    let (sender, mut receiver) = mpsc::unbounded_channel::<Request>();
-    let worker = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(MAX_BATCH_SIZE);
-        while receiver.recv_many(&mut batch, MAX_BATCH_SIZE).await > 0 {
-            let (items, replies): (Vec<u64>, Vec<oneshot::Sender<u64>>) = batch.drain(..).unzip();
-            for (output, reply) in no_op(items).into_iter().zip(replies) {
-                let _ = reply.send(output);
-            }
-        }
-    });
+    let (sender, worker) = hand_loop::start(MAX_BATCH_SIZE);
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|producer| {
             let sender = sender.clone();

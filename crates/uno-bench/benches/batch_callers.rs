@@ -16,6 +16,8 @@
     reason = "callers are bare tasks, as in the services this stands for"
 )]
 
+#[path = "shared/hand_loop.rs"]
+mod hand_loop;
 #[path = "shared/no_op_processor.rs"]
 mod no_op_processor;
 
@@ -46,28 +48,13 @@ impl Submit for AsyncBatcher<u64, u64, Infallible> {
     }
 }
 
-type Request = (u64, oneshot::Sender<u64>);
-
-/// What one writes by hand: an mpsc of (item, reply) pairs, a loop that takes what is
-/// queued (up to a batch) as soon as it has finished the last batch, and a oneshot
-/// reply per item. No window, cancellation handling, panic isolation or back-pressure.
+/// What one writes by hand (see `shared/hand_loop.rs`).
 #[derive(Clone)]
-struct HandWritten(mpsc::UnboundedSender<Request>);
+struct HandWritten(mpsc::UnboundedSender<hand_loop::Request>);
 
 impl HandWritten {
     fn start() -> Self {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Request>();
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH_SIZE);
-            while receiver.recv_many(&mut batch, MAX_BATCH_SIZE).await > 0 {
-                let (items, replies): (Vec<u64>, Vec<oneshot::Sender<u64>>) =
-                    batch.drain(..).unzip();
-                for (output, reply) in items.into_iter().zip(replies) {
-                    let _ = reply.send(output);
-                }
-            }
-        });
-        HandWritten(sender)
+        HandWritten(hand_loop::start(MAX_BATCH_SIZE).0)
     }
 }
 

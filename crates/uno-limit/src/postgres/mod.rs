@@ -393,7 +393,9 @@ impl PgLimiter {
         };
         crate::trace!(name = %inner.name, slot, backend_pid, "took a shared slot");
         Ok(Some(PgPermit::new(
-            connection.take(),
+            connection
+                .take()
+                .expect("a connection that just answered is still in its guard"),
             inner.key,
             inner.channel.clone(),
             slot,

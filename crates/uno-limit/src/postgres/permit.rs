@@ -1,8 +1,8 @@
 //! [`PgPermit`], a held slot, and `Tainted`, the connection guard that keeps a
 //! connection which may hold a lock out of the pool.
 //!
-//! Invariant: a pooled connection is returned to the pool only by `Tainted::clean`,
-//! after a statement proved it holds none of the limiter's locks. Every other way out
+//! Invariant: a pooled connection goes back to the pool only from an untainted
+//! `Tainted` guard, after a statement proved it holds none of the limiter's locks. Every other way out
 //! (a dropped future, an error, a failed unlock, a runtime shutting down) closes it, and
 //! the server frees whatever its session held.
 
@@ -25,11 +25,26 @@ pub(super) struct Tainted {
 }
 
 impl Tainted {
+    /// A connection known to hold nothing (fresh from the pool).
     pub(super) fn new(connection: PoolConnection<Postgres>) -> Self {
         Tainted {
             connection: Some(connection),
             tainted: false,
         }
+    }
+
+    /// A connection that may hold a lock (a permit's): closed unless proven clean.
+    fn holding(connection: Option<PoolConnection<Postgres>>) -> Self {
+        Tainted {
+            connection,
+            tainted: true,
+        }
+    }
+
+    /// Marks the connection as proven to hold nothing: dropped, it goes back to the
+    /// pool.
+    fn untaint(&mut self) {
+        self.tainted = false;
     }
 
     /// Runs `statement` on the connection, keeping it tainted until `statement` ends
@@ -58,11 +73,9 @@ impl Tainted {
     }
 
     /// Takes the connection out; the guard then closes nothing.
-    pub(super) fn take(&mut self) -> PoolConnection<Postgres> {
+    pub(super) fn take(&mut self) -> Option<PoolConnection<Postgres>> {
         self.tainted = false;
-        self.connection
-            .take()
-            .expect("a connection guard gives its connection away once")
+        self.connection.take()
     }
 }
 
@@ -146,13 +159,13 @@ impl PgPermit {
     /// [`LimitError::Lost`].
     pub async fn check(&mut self) -> Result<(), LimitError> {
         // Put back only once the statement answered; on every other path it closes.
-        let mut guard = Closing(self.connection.take());
-        let Some(connection) = guard.0.as_mut() else {
+        let mut guard = Tainted::holding(self.connection.take());
+        let Some(connection) = guard.connection.as_mut() else {
             return Err(LimitError::Lost);
         };
         match sql::holds(connection, self.key, self.slot).await {
             Ok(true) => {
-                self.connection = guard.0.take();
+                self.connection = guard.take();
                 Ok(())
             }
             Ok(false) | Err(_) => Err(LimitError::Lost),
@@ -184,30 +197,19 @@ async fn release(
     slot: i32,
     channel: &str,
 ) -> Result<(), LimitError> {
-    let mut guard = Closing(connection);
-    let Some(connection) = guard.0.as_mut() else {
+    let mut guard = Tainted::holding(connection);
+    let Some(connection) = guard.connection.as_mut() else {
         return Err(LimitError::Lost);
     };
     // Waiters of this process learn of it from the same announcement as everyone
     // else's: waking them here first would let a busy process keep every slot.
     match sql::unlock(connection, key, slot, channel).await {
         Ok(true) => {
-            // Proven clean: back to the pool.
-            drop(guard.0.take());
+            // Proven clean: back to the pool as the guard drops.
+            guard.untaint();
             Ok(())
         }
         Ok(false) | Err(_) => Err(LimitError::Lost),
-    }
-}
-
-/// Closes the connection it holds when dropped (see `close`).
-struct Closing(Option<PoolConnection<Postgres>>);
-
-impl Drop for Closing {
-    fn drop(&mut self) {
-        if let Some(connection) = self.0.take() {
-            close(connection);
-        }
     }
 }
 
@@ -220,8 +222,8 @@ impl Drop for PgPermit {
             Ok(runtime) => {
                 let (key, slot) = (self.key, self.slot);
                 let channel = std::mem::take(&mut self.channel);
-                // If the runtime drops this task unfinished, `Closing` closes the
-                // connection, which frees the slot all the same.
+                // If the runtime drops this task unfinished, the guard in `release`
+                // closes the connection, which frees the slot all the same.
                 runtime.spawn(async move {
                     let _ = release(Some(connection), key, slot, &channel).await;
                 });
