@@ -1,7 +1,8 @@
 //! Running one batch: call the operation, catch its panic, and send each caller its own
-//! outcome. Each batch runs in its own task, which owns the reply channels of exactly
-//! the items it was given: outputs are matched to callers by position inside that
-//! task, so batches that finish out of order cannot cross outputs between callers.
+//! outcome. Each batch is one future, polled by the worker, which owns the reply
+//! channels of exactly the items it was given: outputs are matched to callers by
+//! position inside that future, so batches that finish out of order cannot cross
+//! outputs between callers.
 
 use std::any::Any;
 use std::future::Future;
@@ -15,8 +16,42 @@ use crate::dedup::Dedup;
 use crate::error::BatchError;
 use crate::ticket::Outcome;
 
-/// Runs the operation on one batch and sends each caller its own outcome.
+/// Numbers a batch among those its worker runs.
+pub(crate) type BatchId = u64;
+
+/// Runs the operation on one batch, sends each caller its own outcome, and resolves to
+/// `id` once done.
+///
+/// Never panics: a panic outside the operation (whose own is caught in [`send`]), in
+/// user code such as an output's `Drop` or the items' `Hash` under `deduplicate`, drops
+/// what the batch still holds, so its callers whose outcome was not sent yet get
+/// `Stopped`, and the worker that polls this future goes on.
 pub(crate) async fn run_batch<I, O, E, F, Fut>(
+    id: BatchId,
+    op: Arc<F>,
+    dedup: Option<Dedup<I, O>>,
+    items: Vec<I>,
+    replies: Vec<oneshot::Sender<Outcome<O, E>>>,
+) -> BatchId
+where
+    F: Fn(Vec<I>) -> Fut,
+    Fut: Future<Output = Result<Vec<O>, E>>,
+{
+    if let Err(_payload) = AssertUnwindSafe(send(op, dedup, items, replies))
+        .catch_unwind()
+        .await
+    {
+        event!(
+            error,
+            panic = %panic_message(_payload.as_ref()),
+            "a batch panicked outside the batch operation; its callers get Stopped"
+        );
+    }
+    id
+}
+
+/// Runs the operation on one batch and sends each caller its own outcome.
+async fn send<I, O, E, F, Fut>(
     op: Arc<F>,
     dedup: Option<Dedup<I, O>>,
     items: Vec<I>,

@@ -8,16 +8,25 @@
 //!
 //! The file runs past 450 lines because the queue's bookkeeping (the live count, the
 //! queued weight, sweeping, flush sequence numbers, the dispatch policy) only makes
-//! sense read together, and its unit test counts the worker's steps from inside. Each
-//! batch runs in a task of its own (`run.rs`).
+//! sense read together, and its unit test counts the worker's steps from inside.
+//!
+//! Running batches are futures the worker polls itself (`run.rs`), as a hand-written
+//! batching loop runs its operation inline, not tasks of their own: a spawn per batch
+//! cost more than the rest of the batch's bookkeeping at small batches (see
+//! docs/benchmarks.md). Each batch's future still owns its callers' reply channels, so
+//! batches that finish out of order cannot cross outputs, and a panic anywhere in it
+//! fails only its own callers.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
 
 use crate::builder::Config;
@@ -27,7 +36,7 @@ use crate::draining::DrainEntry;
 use crate::error::BatchError;
 use crate::metrics;
 use crate::policy::BatchPolicy;
-use crate::run::run_batch;
+use crate::run::{BatchId, run_batch};
 use crate::ticket::Outcome;
 
 /// How many messages the worker takes from its channel in one go.
@@ -76,7 +85,7 @@ struct FlushWaiter {
     until: u64,
     /// Once no covered entry is queued any more: the batches still running that hold
     /// covered items. The flush is done when this is empty.
-    running: Option<Vec<task::Id>>,
+    running: Option<Vec<BatchId>>,
     /// Dropped (never sent on) to tell the `flush` call it is done.
     _done: oneshot::Sender<()>,
 }
@@ -88,6 +97,9 @@ impl FlushWaiter {
         self.running.is_none() && front < self.until
     }
 }
+
+/// A running batch, polled by the worker; resolves to its id.
+type Running = Pin<Box<dyn Future<Output = BatchId> + Send>>;
 
 /// The channels a worker is started with.
 pub(crate) struct Channels<I, O, E> {
@@ -121,9 +133,12 @@ pub(crate) struct Worker<I, O, E, F> {
     /// The sequence number the next queued entry gets.
     next_sequence: u64,
     room: Arc<Room>,
-    in_flight: JoinSet<()>,
-    /// The task ids of `in_flight`, which `JoinSet` does not list.
-    running: Vec<task::Id>,
+    /// The running batches, each resolving to its own id when done.
+    in_flight: FuturesUnordered<Running>,
+    /// The ids of `in_flight`'s batches, which `FuturesUnordered` does not list.
+    running: Vec<BatchId>,
+    /// The id the next batch gets.
+    next_batch: BatchId,
     flushes: Vec<FlushWaiter>,
     finished: watch::Sender<bool>,
     /// Where the worker publishes what it holds, for exit paths.
@@ -168,7 +183,8 @@ where
             live: 0,
             next_sequence: 0,
             room: channels.room,
-            in_flight: JoinSet::new(),
+            in_flight: FuturesUnordered::new(),
+            next_batch: 0,
             running: Vec::with_capacity(config.max_concurrent_batches.min(64)),
             flushes: Vec::new(),
             finished: channels.finished,
@@ -201,8 +217,8 @@ where
             // and its entry is skipped or swept out whenever the worker next runs.
             tokio::select! {
                 biased;
-                Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
-                    self.batch_finished(joined);
+                Some(id) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.batch_finished(id);
                 }
                 received = self.receiver.recv_many(&mut incoming, RECEIVE_CHUNK), if self.receiving => {
                     if received == 0 {
@@ -474,20 +490,22 @@ where
         if let Some(oldest) = oldest {
             metrics::batch_started(self.drain.shared_name(), items.len(), oldest);
         }
+        let id = self.next_batch;
+        self.next_batch += 1;
         let op = Arc::clone(&self.op);
-        let handle = self
-            .in_flight
-            .spawn(run_batch(op, self.dedup, items, replies));
-        self.running.push(handle.id());
+        let mut batch: Running = Box::pin(run_batch(id, op, self.dedup, items, replies));
+        // Polled once right here, as a hand-written loop calls its operation inline: an
+        // operation that answers at once costs no trip through `in_flight`. One still
+        // pending is polled again by `in_flight`, with the worker's waker, before the
+        // worker waits, so nothing is lost by this first poll's waker doing nothing.
+        if (&mut batch).now_or_never().is_some() {
+            return;
+        }
+        self.in_flight.push(batch);
+        self.running.push(id);
     }
 
-    fn batch_finished(&mut self, joined: Result<(task::Id, ()), JoinError>) {
-        let id = match joined {
-            Ok((id, ())) => id,
-            // Only a panic outside the operation (which is caught) can land here, for
-            // example in an output's `Drop`. The batch's callers then get `Stopped`.
-            Err(error) => error.id(),
-        };
+    fn batch_finished(&mut self, id: BatchId) {
         self.running.retain(|running| *running != id);
         for flush in &mut self.flushes {
             if let Some(running) = &mut flush.running {

@@ -233,3 +233,95 @@ async fn outputs_route_correctly_out_of_order_current_thread() {
 async fn outputs_route_correctly_out_of_order_multi_thread() {
     outputs_route_correctly_when_batches_finish_out_of_order().await;
 }
+
+/// An item whose `Hash` panics: under `deduplicate` the worker hashes the batch's items
+/// outside the operation, so this is user code panicking in the batcher's own path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PanicsWhenHashed(u64);
+
+impl std::hash::Hash for PanicsWhenHashed {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        assert!(self.0 != BAD, "hashing a bad item");
+        self.0.hash(state);
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_panic_outside_the_operation_stops_only_its_batch() {
+    let batcher = AsyncBatcher::builder(|items: Vec<PanicsWhenHashed>| async move {
+        Ok::<_, OpError>(items.iter().map(|item| expected(item.0)).collect())
+    })
+    .max_batch_size(2)
+    .max_wait_time(FOREVER)
+    .deduplicate()
+    .build()
+    .unwrap();
+
+    let (a, b) = tokio::join!(
+        batcher.add(PanicsWhenHashed(1)),
+        batcher.add(PanicsWhenHashed(BAD))
+    );
+    assert_eq!((a, b), (Err(BatchError::Stopped), Err(BatchError::Stopped)));
+
+    // The worker, and the batches after, go on.
+    let (c, d) = tokio::join!(
+        batcher.add(PanicsWhenHashed(3)),
+        batcher.add(PanicsWhenHashed(3))
+    );
+    assert_eq!((c, d), (Ok(expected(3)), Ok(expected(3))));
+    batcher.close().await;
+}
+
+/// An output whose `Drop` panics, dropped by the batcher because its caller went away.
+#[derive(Debug, PartialEq)]
+struct PanicsWhenDropped(u64);
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if self.0 == BAD && !std::thread::panicking() {
+            panic!("dropping a bad output");
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_output_panicking_in_drop_fails_only_the_callers_not_yet_answered() {
+    let gated = Gated::new(1);
+    let recorder = gated.recorder.clone();
+    let gate_op = gated.op();
+    let batcher = AsyncBatcher::builder(move |items: Vec<u64>| {
+        let run = gate_op(items);
+        async move {
+            let outputs = run.await?;
+            // The gated op returns `expected(item)`; make the middle one the bad one.
+            Ok::<_, OpError>(
+                outputs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, output)| PanicsWhenDropped(if index == 1 { BAD } else { output }))
+                    .collect::<Vec<_>>(),
+            )
+        }
+    })
+    .max_batch_size(3)
+    .max_wait_time(FOREVER)
+    .build()
+    .unwrap();
+
+    let first = batcher.try_add(1).unwrap();
+    let second = batcher.try_add(2).unwrap();
+    let third = batcher.try_add(3).unwrap();
+    gated.wait_started(1).await;
+    // Too late to cancel: the item is in the running batch, and its output will be
+    // dropped by the batcher when it finds nobody to send it to.
+    drop(second);
+    gated.open(0);
+    let first = first.await.unwrap();
+    assert_eq!(first.0, expected(1), "answered before the panic");
+    assert_eq!(third.await.unwrap_err(), BatchError::Stopped);
+    assert_eq!(recorder.batches(), vec![vec![1, 2, 3]]);
+
+    // The worker goes on (batches after the first are not gated).
+    assert_eq!(batcher.add(4).await.unwrap().0, expected(4));
+    batcher.close().await;
+}
