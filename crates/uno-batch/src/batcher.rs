@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::builder::{Builder, Config, Weigh};
+use crate::builder::{Builder, Config, Hooks};
 use crate::claim::{Claim, Room};
 use crate::deadline::until;
 use crate::dedup::Dedup;
@@ -93,8 +93,9 @@ struct Shared<I, O, E> {
     /// Becomes true (or its sender is dropped) when the worker has stopped.
     finished: watch::Receiver<bool>,
     config: Config,
-    /// How much each item counts against `max_batch_weight`, weighed in `add`.
-    weigh: Option<Weigh<I>>,
+    /// How much each item counts against `max_batch_weight`, and its key under
+    /// `key_fn`, both found in `add`.
+    hooks: Hooks<I>,
     /// Registered with [`Draining`] when the last handle is dropped.
     drain: Arc<DrainEntry>,
 }
@@ -147,7 +148,7 @@ where
         op: F,
         config: Config,
         dedup: Option<Dedup<I, O>>,
-        weigh: Option<Weigh<I>>,
+        hooks: Hooks<I>,
         name: Arc<str>,
         runtime: &tokio::runtime::Handle,
     ) -> Self
@@ -178,7 +179,7 @@ where
                 closed: AtomicBool::new(false),
                 finished,
                 config,
-                weigh,
+                hooks,
                 drain,
             }),
         }
@@ -368,7 +369,9 @@ where
         if self.shared.closed.load(Ordering::Acquire) {
             return Err(TryAddError::new(item, BatchError::Closed));
         }
-        let weight = self.shared.weigh.as_ref().map_or(0, |weigh| weigh(&item));
+        let hooks = &self.shared.hooks;
+        let weight = hooks.weigh.as_ref().map_or(0, |weigh| weigh(&item));
+        let key = hooks.key_of.as_ref().map(|key_of| key_of(&item));
         let (reply, receiver) = oneshot::channel();
         let claim = Claim::new();
         if let Err(mpsc::error::SendError(message)) =
@@ -378,6 +381,7 @@ where
                 claim: claim.clone(),
                 deadline,
                 weight,
+                key,
             }))
         {
             return match message {

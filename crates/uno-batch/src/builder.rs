@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -11,6 +12,7 @@ use tokio::sync::Semaphore;
 use crate::batcher::AsyncBatcher;
 use crate::dedup::Dedup;
 use crate::error::BatchError;
+use crate::lanes::Key;
 use crate::policy::BatchPolicy;
 
 /// The default [`Builder::max_batch_size`]: 100 items, as in Python uno.
@@ -31,6 +33,7 @@ pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
 /// | [`max_concurrent_batches`](Self::max_concurrent_batches) | 1 | rejected by `build` |
 /// | [`policy`](Self::policy) | [`BatchPolicy::Window`] | — |
 /// | [`max_batch_weight`](Self::max_batch_weight) | no weight limit | rejected by `build` |
+/// | [`key_fn`](Self::key_fn) | one queue for all items | — |
 ///
 /// Huge values never overflow: `usize::MAX` sizes mean "unbounded" and a wait too
 /// long to end (`Duration::MAX`) means "no time limit".
@@ -61,13 +64,23 @@ pub struct Builder<I, O, E, F> {
     op: F,
     config: Config,
     dedup: Option<Dedup<I, O>>,
-    weigh: Option<Weigh<I>>,
+    hooks: Hooks<I>,
     name: Option<String>,
     _types: PhantomData<fn(I) -> (O, E)>,
 }
 
 /// How much an item counts against [`Builder::max_batch_weight`].
-pub(crate) type Weigh<I> = std::sync::Arc<dyn Fn(&I) -> usize + Send + Sync>;
+pub(crate) type Weigh<I> = Arc<dyn Fn(&I) -> usize + Send + Sync>;
+
+/// An item's key under [`Builder::key_fn`], its type erased.
+pub(crate) type KeyOf<I> = Arc<dyn Fn(&I) -> Box<dyn Key> + Send + Sync>;
+
+/// The user code that runs on each item in the caller's `add`/`try_add`, before it is
+/// sent to the worker.
+pub(crate) struct Hooks<I> {
+    pub(crate) weigh: Option<Weigh<I>>,
+    pub(crate) key_of: Option<KeyOf<I>>,
+}
 
 /// The validated settings the worker runs with.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +92,8 @@ pub(crate) struct Config {
     pub(crate) policy: BatchPolicy,
     /// The most weight one batch holds, with [`Builder::max_batch_weight`].
     pub(crate) max_batch_weight: Option<usize>,
+    /// Whether items are batched per key ([`Builder::key_fn`]).
+    pub(crate) keyed: bool,
 }
 
 impl<I, O, E, F, Fut> Builder<I, O, E, F>
@@ -99,9 +114,13 @@ where
                 max_concurrent_batches: 1,
                 policy: BatchPolicy::Window,
                 max_batch_weight: None,
+                keyed: false,
             },
             dedup: None,
-            weigh: None,
+            hooks: Hooks {
+                weigh: None,
+                key_of: None,
+            },
             name: None,
             _types: PhantomData,
         }
@@ -230,11 +249,67 @@ where
         weight: impl Fn(&I) -> usize + Send + Sync + 'static,
     ) -> Self {
         self.config.max_batch_weight = Some(max);
-        self.weigh = Some(std::sync::Arc::new(weight));
+        self.hooks.weigh = Some(Arc::new(weight));
         self
     }
 
-    /// Turns on keyed mode (as in dataloader): identical items within one batch are
+    /// Batches items by key, as batch-aint-one does: `key` gives each item's key, and
+    /// each key's items are batched apart from every other key's, as if each key had a
+    /// batcher of its own with these settings. The operation is then only ever called
+    /// with items of one key (it can read the key from any of them). Use it when a
+    /// batch can only go to one place: one tenant's database, one shard, one endpoint.
+    ///
+    /// Per key: batches, `max_batch_size`, `max_wait_time` (counted from the key's
+    /// oldest queued item), `max_batch_weight`, the [`policy`](Self::policy) and
+    /// `max_concurrent_batches` (so up to that many batches run *per key*). Shared by
+    /// all keys: `max_pending`, [`flush`](AsyncBatcher::flush),
+    /// [`close`](AsyncBatcher::close) and the order of each caller's own items.
+    ///
+    /// `key` runs in the caller's `add`/`try_add` (a panic in it is the caller's, and
+    /// nothing is queued). A key costs the worker nothing once it has no queued items
+    /// and no running batch: its queue is freed, so keys that are seen once (request
+    /// ids, user ids) do not pile up. Callers that cancel may make a keyed batch go a
+    /// little before it is full by size (their items count until the worker skips
+    /// them), never later, as with [`max_batch_weight`](Self::max_batch_weight).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uno_batch::AsyncBatcher;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // (tenant, row): each INSERT goes to one tenant's table.
+    /// let batcher = AsyncBatcher::builder(|rows: Vec<(&'static str, u32)>| async move {
+    ///     let tenant = rows[0].0;
+    ///     assert!(rows.iter().all(|(t, _)| *t == tenant), "one tenant per batch");
+    ///     Ok::<_, String>(rows.iter().map(|(t, row)| format!("{t}/{row}")).collect::<Vec<_>>())
+    /// })
+    /// .max_batch_size(2)
+    /// .key_fn(|(tenant, _): &(&'static str, u32)| *tenant)
+    /// .build()
+    /// .unwrap();
+    ///
+    /// let (a, b, c) = tokio::join!(
+    ///     batcher.add(("acme", 1)),
+    ///     batcher.add(("initech", 2)),
+    ///     batcher.add(("acme", 3)),
+    /// );
+    /// assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), ("acme/1".into(), "initech/2".into(), "acme/3".into()));
+    /// # }
+    /// ```
+    pub fn key_fn<K>(mut self, key: impl Fn(&I) -> K + Send + Sync + 'static) -> Self
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+    {
+        self.config.keyed = true;
+        self.hooks.key_of = Some(Arc::new(move |item: &I| -> Box<dyn Key> {
+            Box::new(key(item))
+        }));
+        self
+    }
+
+    /// Turns on deduplication (as in dataloader): identical items within one batch are
     /// sent to the operation once, in the order first seen, and that item's output is
     /// cloned to every caller who added it. Use it when items are keys to look up and
     /// several callers may ask for the same key at once.
@@ -312,12 +387,12 @@ where
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return Err(BatchError::NoRuntime);
         };
-        let name: std::sync::Arc<str> = match self.name {
+        let name: Arc<str> = match self.name {
             Some(name) => name.into(),
             None => format!("of {}", std::any::type_name::<I>()).into(),
         };
         Ok(AsyncBatcher::start(
-            self.op, config, self.dedup, self.weigh, name, &runtime,
+            self.op, config, self.dedup, self.hooks, name, &runtime,
         ))
     }
 }
@@ -327,6 +402,7 @@ impl<I, O, E, F> fmt::Debug for Builder<I, O, E, F> {
         f.debug_struct("Builder")
             .field("config", &self.config)
             .field("deduplicate", &self.dedup.is_some())
+            .field("keyed", &self.config.keyed)
             .finish_non_exhaustive()
     }
 }

@@ -102,6 +102,7 @@ mod deadline;
 mod dedup;
 mod draining;
 mod error;
+mod lanes;
 mod metrics;
 mod policy;
 mod run;

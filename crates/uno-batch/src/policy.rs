@@ -13,7 +13,7 @@
 ///
 /// `Window` stays the default because it is the batcher's contract since the seed
 /// (Python uno's `AsyncBatcher`): callers that batch to cut the cost per call, and
-/// keyed (deduplicating) batchers, count on batches filling. Choose `Balanced` when
+/// deduplicating batchers, count on batches filling. Choose `Balanced` when
 /// latency at low load matters and the operation can take a small batch whenever it is
 /// idle, `Immediate` when the operation's concurrency (`max_concurrent_batches`) is the
 /// only thing that should make items wait. docs/batch.md has the measurements.

@@ -6,9 +6,12 @@
 //! its batch forms, or swept out with others once they outnumber the live items (see
 //! `claim.rs`).
 //!
-//! The file runs past 450 lines because the queue's bookkeeping (the live count, the
-//! queued weight, sweeping, flush sequence numbers, the dispatch policy) only makes
-//! sense read together, and its unit test counts the worker's steps from inside.
+//! The queues themselves, one per key with `key_fn`, are lanes (`lanes.rs`); this file
+//! decides, lane by lane, when a batch is due.
+//!
+//! The file runs past 450 lines because the queue's bookkeeping (the live count,
+//! sweeping, flush sequence numbers, the dispatch policy) only makes sense read
+//! together, and its unit test counts the worker's steps from inside.
 //!
 //! Running batches are futures the worker polls itself (`run.rs`), as a hand-written
 //! batching loop runs its operation inline, not tasks of their own: a spawn per batch
@@ -17,7 +20,6 @@
 //! batches that finish out of order cannot cross outputs, and a panic anywhere in it
 //! fails only its own callers.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,7 @@ use crate::claim::{Claim, Room};
 use crate::dedup::Dedup;
 use crate::draining::DrainEntry;
 use crate::error::BatchError;
+use crate::lanes::{Key, Lanes};
 use crate::metrics;
 use crate::policy::BatchPolicy;
 use crate::run::{BatchId, run_batch};
@@ -66,6 +69,8 @@ pub(crate) struct Entry<I, O, E> {
     pub(crate) deadline: Option<Instant>,
     /// What the item counts against `max_batch_weight` (0 without one).
     pub(crate) weight: usize,
+    /// The item's key, with `key_fn`: its lane.
+    pub(crate) key: Option<Box<dyn Key>>,
 }
 
 /// An entry waiting in the worker's queue. Its ticket may have been dropped since it
@@ -98,8 +103,8 @@ impl FlushWaiter {
     }
 }
 
-/// A running batch, polled by the worker; resolves to its id.
-type Running = Pin<Box<dyn Future<Output = BatchId> + Send>>;
+/// A running batch, polled by the worker; resolves to its id and its lane's slot.
+type Running = Pin<Box<dyn Future<Output = (BatchId, usize)> + Send>>;
 
 /// The channels a worker is started with.
 pub(crate) struct Channels<I, O, E> {
@@ -119,16 +124,15 @@ pub(crate) struct Worker<I, O, E, F> {
     /// True once `close` was called or every handle was dropped: everything queued is
     /// sent at once, without waiting for batches to fill.
     closing: bool,
-    /// Queued entries in the order they were accepted, including cancelled ones not
-    /// yet skipped or swept out.
-    queue: VecDeque<Queued<I, O, E>>,
-    /// The weights of `queue`'s entries added up, cancelled ones included until they
-    /// are skipped or swept out, so it can run ahead of the live weight, never behind
-    /// it. A `u128`, so that no number of `usize::MAX` weights can overflow it.
-    queued_weight: u128,
-    /// How many entries of `queue` are live: not cancelled, as far as the worker has
-    /// counted (see [`Room::take_cancelled`]). This, not `queue.len()`, is what fills a
-    /// batch.
+    /// Queued entries, in lanes, each in the order they were accepted, including
+    /// cancelled ones not yet skipped or swept out.
+    lanes: Lanes<Queued<I, O, E>>,
+    /// The lanes to check this turn (kept to reuse its allocation).
+    due: Vec<usize>,
+    /// How many queued entries are live: not cancelled, as far as the worker has
+    /// counted (see [`Room::take_cancelled`]). This, not the number queued, is what
+    /// fills an unkeyed batch; a keyed lane counts its queued entries (see
+    /// [`Builder::key_fn`](crate::Builder::key_fn)).
     live: usize,
     /// The sequence number the next queued entry gets.
     next_sequence: u64,
@@ -178,8 +182,8 @@ where
             receiver: channels.receiver,
             receiving: true,
             closing: false,
-            queue: VecDeque::new(),
-            queued_weight: 0,
+            lanes: Lanes::new(config.keyed),
+            due: Vec::new(),
             live: 0,
             next_sequence: 0,
             room: channels.room,
@@ -204,7 +208,7 @@ where
         loop {
             let deadline = self.turn();
             self.drain.publish(self.live, self.in_flight.len());
-            if !self.receiving && self.queue.is_empty() && self.in_flight.is_empty() {
+            if !self.receiving && self.lanes.queued == 0 && self.in_flight.is_empty() {
                 break;
             }
             if let Some(deadline) = deadline
@@ -217,8 +221,8 @@ where
             // and its entry is skipped or swept out whenever the worker next runs.
             tokio::select! {
                 biased;
-                Some(id) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    self.batch_finished(id);
+                Some((id, slot)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.batch_finished(id, slot);
                 }
                 received = self.receiver.recv_many(&mut incoming, RECEIVE_CHUNK), if self.receiving => {
                     if received == 0 {
@@ -227,7 +231,7 @@ where
                             self.warn_dropped();
                         }
                         self.receiving = false;
-                        self.closing = true;
+                        self.close_lanes();
                     }
                     self.accept(&mut incoming);
                 }
@@ -259,9 +263,22 @@ where
     /// batches, settles flushes. Returns when the worker must wake up by itself.
     fn turn(&mut self) -> Option<Instant> {
         self.count_cancelled();
-        let deadline = self.start_due_batches();
+        let mut due = std::mem::take(&mut self.due);
+        self.lanes.due(&mut due);
+        for slot in due.drain(..) {
+            let deadline = self.start_due_batches(slot);
+            self.lanes.set_deadline(slot, deadline);
+            self.lanes.release(slot);
+        }
+        self.due = due;
         self.settle_flushes();
-        deadline
+        self.lanes.next_deadline()
+    }
+
+    /// From now on everything queued is due at once, in every lane.
+    fn close_lanes(&mut self) {
+        self.closing = true;
+        self.lanes.touch_all();
     }
 
     fn accept(&mut self, incoming: &mut Vec<Message<I, O, E>>) {
@@ -271,28 +288,33 @@ where
         let now = Instant::now();
         for message in incoming.drain(..) {
             match message {
-                Message::Item(entry) => {
+                Message::Item(mut entry) => {
                     // Its caller already went away and gave the room back: never queue it.
                     if !entry.claim.queue() {
                         continue;
                     }
                     self.live += 1;
-                    self.queued_weight += entry.weight as u128;
-                    self.queue.push_back(Queued {
+                    let slot = self.lanes.slot_for(entry.key.take());
+                    let weight = entry.weight;
+                    let queued = Queued {
                         entry,
                         arrived: now,
                         sequence: self.next_sequence,
-                    });
+                    };
+                    self.lanes.push(slot, queued, weight);
                     self.next_sequence += 1;
                 }
-                Message::Flush(done) => self.flushes.push(FlushWaiter {
-                    until: self.next_sequence,
-                    running: None,
-                    _done: done,
-                }),
+                Message::Flush(done) => {
+                    self.flushes.push(FlushWaiter {
+                        until: self.next_sequence,
+                        running: None,
+                        _done: done,
+                    });
+                    self.lanes.touch_all();
+                }
                 Message::Close => {
                     event!(debug, queued = self.live, "batcher closing");
-                    self.closing = true;
+                    self.close_lanes();
                     // Items already in the channel are still received and processed;
                     // sends after this point fail, and the caller gets `Closed`.
                     self.receiver.close();
@@ -313,7 +335,7 @@ where
         // An estimate that can only fall short: a ticket counts its cancellation just
         // after flipping its claim, so a sweep may already have removed an entry that
         // is still counted as live here.
-        let cancelled_queued = self.queue.len().saturating_sub(self.live);
+        let cancelled_queued = self.lanes.queued.saturating_sub(self.live);
         if cancelled_queued >= SWEEP_AT_LEAST && cancelled_queued > self.live {
             self.sweep_cancelled();
         }
@@ -322,32 +344,31 @@ where
     /// Removes every cancelled entry. Flushes count entries by sequence number, so
     /// they stay right.
     fn sweep_cancelled(&mut self) {
-        #[cfg(any(test, feature = "tracing"))]
-        let before = self.queue.len();
-        let mut removed_weight = 0_u128;
-        self.queue.retain(|queued| {
-            let cancelled = queued.entry.claim.is_cancelled();
-            if cancelled {
-                removed_weight += queued.entry.weight as u128;
-            }
-            !cancelled
-        });
-        self.unweigh(removed_weight);
+        #[cfg(feature = "tracing")]
+        let before = self.lanes.queued;
+        let _looked = self.lanes.sweep(
+            |queued| queued.entry.claim.is_cancelled(),
+            |queued| queued.entry.weight,
+        );
         #[cfg(test)]
         {
-            self.visits += before;
+            self.visits += _looked;
         }
         event!(
             trace,
-            removed = before - self.queue.len(),
+            removed = before - self.lanes.queued,
             "removed cancelled items from the queue"
         );
     }
 
     /// Pops the cancelled entries at the front, so that the front is the oldest live
     /// entry, whose wait decides when a partial batch is due.
-    fn skip_cancelled_front(&mut self) {
-        while let Some(front) = self.queue.front() {
+    fn skip_cancelled_front(&mut self, slot: usize) {
+        loop {
+            let lane = self.lanes.lane(slot);
+            let Some(front) = lane.queue.front() else {
+                return;
+            };
             let cancelled = front.entry.claim.is_cancelled();
             #[cfg(test)]
             {
@@ -356,35 +377,39 @@ where
             if !cancelled {
                 return;
             }
-            if let Some(skipped) = self.queue.pop_front() {
-                self.unweigh(skipped.entry.weight as u128);
+            if let Some(skipped) = lane.queue.pop_front() {
+                self.lanes.popped(slot, skipped.entry.weight);
             }
         }
     }
 
-    /// Starts every batch that is due and has a free slot. Returns when the oldest
-    /// queued item's wait runs out, if the worker must wake up for that.
-    fn start_due_batches(&mut self) -> Option<Instant> {
+    /// Starts every batch of the lane in `slot` that is due and has room to run.
+    /// Returns when the lane's oldest item's wait runs out, if the worker must wake up
+    /// for that.
+    fn start_due_batches(&mut self, slot: usize) -> Option<Instant> {
         let mut now = None;
         loop {
-            self.skip_cancelled_front();
-            let oldest = self.queue.front()?;
-            if self.in_flight.len() >= self.config.max_concurrent_batches {
+            self.skip_cancelled_front(slot);
+            let live = self.live;
+            let lane = self.lanes.lane(slot);
+            let oldest = lane.queue.front()?;
+            if lane.running >= self.config.max_concurrent_batches {
                 // A batch finishing wakes the worker, which then comes back here.
                 return None;
             }
             // Past the check above, a slot is free: `Immediate` sends, `Balanced` only
-            // when no batch runs at all.
+            // when no batch of the lane runs at all. A lane counts what it holds as
+            // live, never more than the worker's live count: with one lane, that count.
             let due = match self.config.policy {
                 BatchPolicy::Window => false,
                 BatchPolicy::Immediate => true,
-                BatchPolicy::Balanced => self.in_flight.is_empty(),
+                BatchPolicy::Balanced => lane.running == 0,
             } || self.closing
-                || self.live >= self.config.max_batch_size
+                || lane.queue.len().min(live) >= self.config.max_batch_size
                 || self
                     .config
                     .max_batch_weight
-                    .is_some_and(|max| self.queued_weight >= max as u128)
+                    .is_some_and(|max| lane.weight >= max as u128)
                 || self
                     .flushes
                     .iter()
@@ -395,17 +420,11 @@ where
                     return Some(deadline);
                 }
             }
-            self.start_batch();
+            self.start_batch(slot);
         }
     }
 
-    /// Takes the weight of entries that left the queue out of the queued weight.
-    fn unweigh(&mut self, weight: u128) {
-        debug_assert!(weight <= self.queued_weight, "only queued weight leaves");
-        self.queued_weight = self.queued_weight.saturating_sub(weight);
-    }
-
-    fn start_batch(&mut self) {
+    fn start_batch(&mut self, slot: usize) {
         let capacity = self.config.max_batch_size.min(self.live);
         let mut items = Vec::with_capacity(capacity);
         let mut replies = Vec::with_capacity(capacity);
@@ -418,18 +437,19 @@ where
         while items.len() < self.config.max_batch_size {
             // The next live item would tip the batch over its weight: it starts the next
             // one. A first item always goes, however heavy.
+            let lane = self.lanes.lane(slot);
             if let Some(max) = self.config.max_batch_weight
                 && !items.is_empty()
-                && let Some(front) = self.queue.front()
+                && let Some(front) = lane.queue.front()
                 && weight + front.entry.weight as u128 > max as u128
                 && !front.entry.claim.is_cancelled()
             {
                 break;
             }
-            let Some(queued) = self.queue.pop_front() else {
+            let Some(queued) = lane.queue.pop_front() else {
                 break;
             };
-            self.unweigh(queued.entry.weight as u128);
+            self.lanes.popped(slot, queued.entry.weight);
             let arrived = queued.arrived;
             #[cfg(test)]
             {
@@ -493,7 +513,8 @@ where
         let id = self.next_batch;
         self.next_batch += 1;
         let op = Arc::clone(&self.op);
-        let mut batch: Running = Box::pin(run_batch(id, op, self.dedup, items, replies));
+        let mut batch: Running =
+            Box::pin(run_batch(id, op, self.dedup, items, replies).map(move |id| (id, slot)));
         // Polled once right here, as a hand-written loop calls its operation inline: an
         // operation that answers at once costs no trip through `in_flight`. One still
         // pending is polled again by `in_flight`, with the worker's waker, before the
@@ -503,9 +524,12 @@ where
         }
         self.in_flight.push(batch);
         self.running.push(id);
+        self.lanes.lane(slot).running += 1;
     }
 
-    fn batch_finished(&mut self, id: BatchId) {
+    fn batch_finished(&mut self, id: BatchId, slot: usize) {
+        self.lanes.lane(slot).running -= 1;
+        self.lanes.touch(slot);
         self.running.retain(|running| *running != id);
         for flush in &mut self.flushes {
             if let Some(running) = &mut flush.running {
@@ -519,7 +543,8 @@ where
         if self.flushes.is_empty() {
             return;
         }
-        let front = self.queue.front().map(|queued| queued.sequence);
+        // The oldest entry still queued in any lane.
+        let front = self.lanes.fronts().map(|queued| queued.sequence).min();
         let running_now = &self.running;
         self.flushes.retain_mut(|flush| {
             if front.is_some_and(|front| flush.covers(front)) {
@@ -574,6 +599,7 @@ mod tests {
             max_concurrent_batches: 1,
             policy: BatchPolicy::Window,
             max_batch_weight: None,
+            keyed: false,
         };
         let mut worker = Worker::new(
             |items: Vec<usize>| async move { Ok::<_, ()>(items) },
@@ -599,6 +625,7 @@ mod tests {
                 claim: claim.clone(),
                 deadline: None,
                 weight: 0,
+                key: None,
             }));
             tickets.push(Ticket::new(receiver, claim, Arc::clone(&room)));
         }
@@ -622,12 +649,68 @@ mod tests {
         );
         assert_eq!(worker.live, 1);
         assert!(
-            worker.queue.len() < 2 * SWEEP_AT_LEAST,
+            worker.lanes.queued < 2 * SWEEP_AT_LEAST,
             "cancelled entries are swept out: {} left",
-            worker.queue.len()
+            worker.lanes.queued
         );
         assert_eq!(permits.available_permits(), ITEMS - 1, "room came back");
         drop(kept);
         assert_eq!(permits.available_permits(), ITEMS);
+    }
+
+    /// A key seen once must not cost the worker anything after its batch: 10,000
+    /// distinct keys leave no lane behind.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn keys_seen_once_leave_no_lane_behind() {
+        const KEYS: usize = 10_000;
+        let (_sender, receiver) = mpsc::unbounded_channel();
+        let room = Arc::new(Room::new(None));
+        let (finished, finished_receiver) = watch::channel(false);
+        let drain = Arc::new(DrainEntry::new("test".into(), finished_receiver));
+        let config = Config {
+            max_batch_size: 100,
+            max_wait_time: Duration::from_millis(5),
+            max_pending: None,
+            max_concurrent_batches: 1,
+            policy: BatchPolicy::Window,
+            max_batch_weight: None,
+            keyed: true,
+        };
+        let mut worker = Worker::new(
+            |items: Vec<usize>| async move { Ok::<_, ()>(items) },
+            config,
+            None,
+            Channels {
+                receiver,
+                room: Arc::clone(&room),
+                finished,
+                drain,
+            },
+        );
+        let mut incoming = Vec::new();
+        let mut outputs = Vec::new();
+        for item in 0..KEYS {
+            let (reply, output) = oneshot::channel();
+            incoming.push(Message::Item(Entry {
+                item,
+                reply,
+                claim: Claim::new(),
+                deadline: None,
+                weight: 0,
+                key: Some(Box::new(item)),
+            }));
+            outputs.push(output);
+        }
+        worker.accept(&mut incoming);
+        let deadline = worker.turn().expect("every key waits its window");
+        assert_eq!(worker.lanes.len(), KEYS);
+        tokio::time::advance(Duration::from_millis(5)).await;
+        assert_eq!(Instant::now(), deadline);
+        assert_eq!(worker.turn(), None, "every key's window ran out together");
+        assert_eq!(worker.lanes.len(), 0, "each key's lane went with its batch");
+        assert_eq!(worker.lanes.queued, 0);
+        for (item, mut output) in outputs.into_iter().enumerate() {
+            assert_eq!(output.try_recv().unwrap(), Ok(item));
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Keyed mode (`deduplicate`): identical items in one batch are sent once and every
+//! `deduplicate`: identical items in one batch are sent once and every
 //! caller of that item gets the output.
 
 mod common;
