@@ -19,9 +19,11 @@ pub enum BatchError<E> {
     /// The batch operation returned `Err` for the batch that held this item. Every
     /// caller of that batch receives a clone of the same `Arc`.
     Failed(Arc<E>),
-    /// The batch operation panicked while processing the batch that held this item.
-    /// The batcher caught the panic and keeps working; `message` is the panic's
-    /// message when it was a string.
+    /// The batch operation panicked while processing the batch that held this item, or,
+    /// with [`key_fn`](crate::Builder::key_fn), the item's key panicked in its `Hash`,
+    /// `Eq` or `Drop` as the worker looked for its queue (the message then starts with
+    /// "the item's key panicked"). The batcher caught the panic and keeps working;
+    /// `message` is the panic's message when it was a string.
     Panicked {
         /// The panic payload's message, or a placeholder when it was not a string.
         message: String,
@@ -187,8 +189,9 @@ impl<E> fmt::Display for BatchError<E> {
             ),
             Self::Panicked { message } => write!(
                 f,
-                "the batch operation panicked while processing the batch holding this item \
-                 (panic message: {message}); the batcher keeps working, fix the operation"
+                "the batch operation (or, with key_fn, the item's key) panicked while \
+                 processing this item (panic message: {message}); the batcher keeps working, \
+                 fix the code that panicked"
             ),
             Self::WrongLength { expected, actual } => write!(
                 f,

@@ -16,6 +16,10 @@
 //!   on every turn, as it always did.
 //! - A lane's wait is in `timers` once per change of its deadline; stale entries (an old
 //!   deadline, a freed lane) are dropped when met.
+//! - The key's own code (`Hash`, `Eq`, `Drop`) is user code running in the worker: a
+//!   panic in it never leaves the index and the slots disagreeing. [`Lanes::slot_for`]
+//!   hands the panic back for the item's caller; [`Lanes::release`] swallows it and
+//!   keeps the lane.
 //!
 //! [`Builder::key_fn`]: crate::Builder::key_fn
 
@@ -23,6 +27,7 @@ use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -154,26 +159,36 @@ impl<Q> Lanes<Q> {
 
     /// The lane `key` goes to, made if it does not exist. An unkeyed batcher's items
     /// carry no key and all go to its single lane.
-    pub(crate) fn slot_for(&mut self, key: Option<Box<dyn Key>>) -> usize {
+    ///
+    /// # Errors
+    ///
+    /// The panic payload when the key's `Hash`, `Eq` or `Drop` panicked; no lane was
+    /// made or changed.
+    pub(crate) fn slot_for(
+        &mut self,
+        key: Option<Box<dyn Key>>,
+    ) -> Result<usize, Box<dyn Any + Send>> {
         let Some(key) = key.filter(|_| self.keyed) else {
-            return 0;
+            return Ok(0);
         };
+        panic::catch_unwind(AssertUnwindSafe(|| self.find_or_make(key)))
+    }
+
+    fn find_or_make(&mut self, key: Box<dyn Key>) -> usize {
         if let Some(&slot) = self.index.get(&*key) {
             return slot;
         }
         let key = LaneKey(Arc::from(key));
-        let lane = Some(Lane::new(Some(key.clone())));
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = lane;
-                slot
-            }
-            None => {
-                self.slots.push(lane);
-                self.slots.len() - 1
-            }
-        };
-        self.index.insert(key, slot);
+        let slot = self.free.last().copied().unwrap_or(self.slots.len());
+        // Indexed first: a key whose `Hash` panics here leaves nothing behind.
+        self.index.insert(key.clone(), slot);
+        let lane = Some(Lane::new(Some(key)));
+        if slot == self.slots.len() {
+            self.slots.push(lane);
+        } else {
+            self.free.pop();
+            self.slots[slot] = lane;
+        }
         slot
     }
 
@@ -284,18 +299,28 @@ impl<Q> Lanes<Q> {
     }
 
     /// Frees the keyed lane in `slot` if it holds nothing and runs nothing.
+    ///
+    /// A key whose `Hash` or `Eq` panics as it leaves the index keeps its (empty)
+    /// lane, still indexed; one whose `Drop` panics is freed all the same. Either way
+    /// the panic stops here.
     pub(crate) fn release(&mut self, slot: usize) {
-        let idle = self.slots[slot]
-            .as_ref()
-            .is_some_and(|lane| lane.key.is_some() && lane.queue.is_empty() && lane.running == 0);
-        if !idle {
+        let Some(key) = self.slots[slot].as_ref().and_then(|lane| {
+            let idle = lane.queue.is_empty() && lane.running == 0;
+            lane.key.as_ref().filter(|_| idle).cloned()
+        }) else {
             return;
-        }
-        if let Some(lane) = self.slots[slot].take()
-            && let Some(key) = lane.key
-        {
+        };
+        let freed = panic::catch_unwind(AssertUnwindSafe(|| {
+            // Unindexed first, so that a panic in the key's `Hash` or `Eq` changes
+            // nothing; then the lane goes, and with it (last) the key.
             self.index.remove(&key);
+            let lane = self.slots[slot].take();
             self.free.push(slot);
+            drop(key);
+            drop(lane);
+        }));
+        if let Err(_payload) = freed {
+            event!(warn, "a batch key panicked as its queue was freed");
         }
     }
 
@@ -354,13 +379,13 @@ mod tests {
     #[test]
     fn equal_keys_share_a_lane_and_idle_lanes_are_freed_and_reused() {
         let mut lanes = Lanes::<u32>::new(true);
-        let a = lanes.slot_for(key("a".to_owned()));
-        let b = lanes.slot_for(key("b".to_owned()));
+        let a = lanes.slot_for(key("a".to_owned())).unwrap();
+        let b = lanes.slot_for(key("b".to_owned())).unwrap();
         assert_ne!(a, b);
-        assert_eq!(lanes.slot_for(key("a".to_owned())), a);
+        assert_eq!(lanes.slot_for(key("a".to_owned())).unwrap(), a);
         // Keys of different types never match, even with equal bits.
-        let one_u8 = lanes.slot_for(key(1_u8));
-        let one_i8 = lanes.slot_for(key(1_i8));
+        let one_u8 = lanes.slot_for(key(1_u8)).unwrap();
+        let one_i8 = lanes.slot_for(key(1_i8)).unwrap();
         assert_ne!(one_u8, one_i8);
         assert_eq!(lanes.len(), 4);
 
@@ -376,14 +401,14 @@ mod tests {
         lanes.release(a);
         assert_eq!(lanes.len(), 2);
         // A freed slot is reused by the next new key.
-        let c = lanes.slot_for(key("c".to_owned()));
+        let c = lanes.slot_for(key("c".to_owned())).unwrap();
         assert!(c == a || c == b);
     }
 
     #[test]
     fn an_unkeyed_batcher_has_one_lane_that_is_never_freed() {
         let mut lanes = Lanes::<u32>::new(false);
-        assert_eq!(lanes.slot_for(None), 0);
+        assert_eq!(lanes.slot_for(None).unwrap(), 0);
         lanes.release(0);
         assert_eq!(lanes.len(), 1);
         let mut due = Vec::new();
@@ -394,7 +419,7 @@ mod tests {
     #[test]
     fn a_stale_wait_is_dropped_and_only_the_latest_wakes_the_worker() {
         let mut lanes = Lanes::<u32>::new(true);
-        let a = lanes.slot_for(key(1_u32));
+        let a = lanes.slot_for(key(1_u32)).unwrap();
         let now = Instant::now();
         lanes.set_deadline(a, Some(now + std::time::Duration::from_secs(5)));
         lanes.set_deadline(a, Some(now + std::time::Duration::from_secs(9)));

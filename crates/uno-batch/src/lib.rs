@@ -63,8 +63,12 @@
 //!   [`uno_deadline`] deadline: an item whose deadline passes before its batch is sent
 //!   is removed (the operation never sees it) and its caller gets
 //!   [`BatchError::DeadlinePassed`]; waiting for room stops at the deadline too.
-//! - **Keyed mode**: with [`Builder::deduplicate`], identical items of one batch are
-//!   sent once and the output is shared with every caller of that item.
+//! - **Deduplication**: with [`Builder::deduplicate`], identical items of one batch
+//!   are sent once and the output is shared with every caller of that item.
+//! - **Keys**: with [`Builder::key_fn`], each key's items are batched apart, as if
+//!   each key had a batcher of its own; the operation sees one key per batch.
+//! - **When a partial batch goes**: [`BatchPolicy`] (wait the window, or send when
+//!   the operation is idle), and [`Builder::max_batch_weight`] caps a batch by weight.
 //! - **Shutdown**: `close` flushes, waits and refuses new items; dropping the last
 //!   handle drains everything in the background (see
 //!   [`AsyncBatcher`](AsyncBatcher#dropping-the-last-handle)).

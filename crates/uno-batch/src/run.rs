@@ -115,7 +115,7 @@ fn fan_out<O, E>(replies: Vec<oneshot::Sender<Outcome<O, E>>>, error: &BatchErro
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&'static str>() {
         return (*message).to_owned();
     }

@@ -39,7 +39,7 @@ use crate::error::BatchError;
 use crate::lanes::{Key, Lanes};
 use crate::metrics;
 use crate::policy::BatchPolicy;
-use crate::run::{BatchId, run_batch};
+use crate::run::{BatchId, panic_message, run_batch};
 use crate::ticket::Outcome;
 
 /// How many messages the worker takes from its channel in one go.
@@ -294,7 +294,13 @@ where
                         continue;
                     }
                     self.live += 1;
-                    let slot = self.lanes.slot_for(entry.key.take());
+                    let slot = match self.lanes.slot_for(entry.key.take()) {
+                        Ok(slot) => slot,
+                        Err(payload) => {
+                            self.refuse_unkeyable(entry, payload.as_ref());
+                            continue;
+                        }
+                    };
                     let weight = entry.weight;
                     let queued = Queued {
                         entry,
@@ -321,6 +327,22 @@ where
                 }
             }
         }
+    }
+
+    /// The item's key panicked in its `Hash`, `Eq` or `Drop` as the worker looked for
+    /// its lane: the item is not queued, and its caller gets the panic as the batch
+    /// operation's would be reported. Settled through its claim, as an expired item
+    /// is, so that a caller cancelling at this moment is counted once.
+    fn refuse_unkeyable(&mut self, entry: Entry<I, O, E>, payload: &(dyn std::any::Any + Send)) {
+        if entry.claim.take() {
+            self.live -= 1;
+            self.room.give_back(1);
+            let message = format!("the item's key panicked: {}", panic_message(payload));
+            event!(error, %message, "a batch key panicked");
+            let _ = entry.reply.send(Err(BatchError::Panicked { message }));
+        }
+        // Otherwise its ticket was dropped first and counted the item as cancelled,
+        // which `count_cancelled` takes out of `live`.
     }
 
     /// Takes the cancellations counted by tickets since the last turn out of the live

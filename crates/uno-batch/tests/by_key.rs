@@ -308,3 +308,71 @@ async fn many_keys_from_many_callers_each_get_their_own_outputs() {
         BatchError::Closed
     );
 }
+
+/// A key whose own code panics in the worker: in `Hash` for one value, in `Drop` for
+/// another (when its queue is freed, or when it finds its queue already there).
+#[derive(Debug, PartialEq, Eq)]
+struct Touchy(u64);
+
+/// Hashing this key panics.
+const BAD_HASH: u64 = 7;
+/// Dropping this key panics.
+const BAD_DROP: u64 = 8;
+
+impl std::hash::Hash for Touchy {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        assert!(self.0 != BAD_HASH, "hashing key {}", self.0);
+        self.0.hash(state);
+    }
+}
+
+impl Drop for Touchy {
+    fn drop(&mut self) {
+        if self.0 == BAD_DROP && !std::thread::panicking() {
+            panic!("dropping key {}", self.0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_key_panicking_in_the_worker_fails_only_its_item() {
+    let recorder = Recorder::default();
+    let batcher = AsyncBatcher::builder(recorder.op())
+        .max_batch_size(2)
+        .max_wait_time(Duration::from_millis(10))
+        .max_pending(4)
+        .key_fn(|item: &u64| Touchy(item / 100))
+        .build()
+        .unwrap();
+
+    // Its key's `Hash` panics in the worker: the caller is told, nothing is queued,
+    // and its room comes back.
+    let error = batcher.add(BAD_HASH * 100).await.unwrap_err();
+    let BatchError::Panicked { message } = &error else {
+        panic!("{error:?}");
+    };
+    assert!(
+        message.starts_with("the item's key panicked: hashing key 7"),
+        "{message}"
+    );
+    assert!(error.to_string().contains("the item's key"), "{error}");
+
+    // Its key's `Drop` panics when the worker drops the second copy (its queue exists
+    // already) and when the queue is freed after the batch: the first item of that
+    // key is batched; the second fails alone; the worker goes on.
+    let first = batcher.try_add(BAD_DROP * 100 + 1).unwrap();
+    settle().await;
+    let second = batcher.try_add(BAD_DROP * 100 + 2).unwrap();
+    assert_eq!(first.await, Ok(expected(801)));
+    assert!(matches!(second.await, Err(BatchError::Panicked { .. })));
+
+    // Everyone else is unaffected, and the room is all there.
+    let others: Vec<_> = [101, 102, 201, 202]
+        .into_iter()
+        .map(|item| batcher.try_add(item).unwrap())
+        .collect();
+    for (ticket, item) in others.into_iter().zip([101, 102, 201, 202]) {
+        assert_eq!(ticket.await, Ok(expected(item)));
+    }
+    batcher.close().await;
+}

@@ -142,6 +142,8 @@ struct Case {
     max_pending: Option<usize>,
     max_concurrent_batches: Option<usize>,
     deduplicate: bool,
+    /// Whether items are batched by key (`item % 3`).
+    keyed: bool,
     /// Items added with `add`, each from its own task.
     items: u64,
     /// Whether the batcher is closed at once, rather than first left to its triggers.
@@ -155,6 +157,7 @@ fn cases() -> impl Strategy<Value = Case> {
         sizes(),
         sizes(),
         any::<bool>(),
+        any::<bool>(),
         0_u64..8,
         any::<bool>(),
     )
@@ -165,6 +168,7 @@ fn cases() -> impl Strategy<Value = Case> {
                 max_pending,
                 max_concurrent_batches,
                 deduplicate,
+                keyed,
                 items,
                 close,
             )| Case {
@@ -173,6 +177,7 @@ fn cases() -> impl Strategy<Value = Case> {
                 max_pending,
                 max_concurrent_batches,
                 deduplicate,
+                keyed,
                 items,
                 close,
             },
@@ -205,6 +210,9 @@ async fn run_case(case: Case) {
     }
     if case.deduplicate {
         builder = builder.deduplicate();
+    }
+    if case.keyed {
+        builder = builder.key_fn(|item: &u64| item % 3);
     }
     let zero_size = [
         case.max_batch_size,

@@ -42,7 +42,8 @@ struct Seen {
 /// sent: on a current-thread runtime the worker cannot run between `try_add` and the
 /// drop, so it must see the item as cancelled. On a multi-thread runtime it may send
 /// it in between, which the contract allows (its output is then discarded).
-async fn stress(seed: u64, strict: bool, max_wait_time: Duration) {
+/// With `keys`, items are batched by `item % keys`, and every batch must hold one key.
+async fn stress(seed: u64, strict: bool, max_wait_time: Duration, keys: Option<u64>) {
     let seen = Arc::new(Seen {
         sent: (0..ITEMS).map(|_| AtomicBool::new(false)).collect(),
         state: (0..ITEMS).map(|_| AtomicU8::new(LIVE)).collect(),
@@ -51,6 +52,13 @@ async fn stress(seed: u64, strict: bool, max_wait_time: Duration) {
         let seen = Arc::clone(&seen);
         move |items: Vec<u64>| -> BoxFuture<'static, Result<Vec<u64>, std::convert::Infallible>> {
             assert!(items.len() <= MAX_BATCH_SIZE);
+            if let Some(keys) = keys {
+                let key = items[0] % keys;
+                assert!(
+                    items.iter().all(|item| item % keys == key),
+                    "mixed keys: {items:?}"
+                );
+            }
             for &item in &items {
                 let index = usize::try_from(item).unwrap();
                 let sent_before = seen.sent[index].swap(true, Ordering::SeqCst);
@@ -66,13 +74,17 @@ async fn stress(seed: u64, strict: bool, max_wait_time: Duration) {
             })
         }
     };
-    let batcher = AsyncBatcher::builder(op)
+    let builder = AsyncBatcher::builder(op)
         .max_batch_size(MAX_BATCH_SIZE)
         .max_wait_time(max_wait_time)
         .max_pending(4_096)
-        .max_concurrent_batches(4)
-        .build()
-        .unwrap();
+        .max_concurrent_batches(4);
+    let batcher = match keys {
+        Some(keys) => builder.key_fn(move |item: &u64| item % keys),
+        None => builder,
+    }
+    .build()
+    .unwrap();
 
     let producers: Vec<_> = (0..TASKS)
         .map(|task| {
@@ -184,10 +196,20 @@ async fn yield_times(times: u8) {
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn stress_100k_items_64_tasks_random_cancellations_current_thread() {
-    stress(0x5EED, true, Duration::from_millis(5)).await;
+    stress(0x5EED, true, Duration::from_millis(5), None).await;
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn stress_keyed_100k_items_64_tasks_random_cancellations_current_thread() {
+    stress(0x5EED, true, Duration::from_millis(5), Some(37)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stress_keyed_100k_items_64_tasks_random_cancellations_multi_thread() {
+    stress(0xBEEF, false, Duration::from_millis(1), Some(1_000)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stress_100k_items_64_tasks_random_cancellations_multi_thread() {
-    stress(0xC0FFEE, false, Duration::from_millis(1)).await;
+    stress(0xC0FFEE, false, Duration::from_millis(1), None).await;
 }
