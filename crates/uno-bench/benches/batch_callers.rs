@@ -8,6 +8,12 @@
 //! `uno` is the `Immediate` policy (the one the ratio column compares everything to);
 //! `uno_window` and `uno_balanced` are the other two.
 //!
+//! `batch/callers_*` run on two worker threads, as a service would; where the batcher's
+//! worker and the callers land on those threads changes the figures by up to 2x from
+//! one run to the next. `batch/cpu_callers_*` run the same scenarios on a
+//! current-thread runtime, where nothing but the work done per item counts: the stable
+//! measure of what each item costs.
+//!
 //! After the criterion groups, one more pass per implementation records every item's
 //! latency and prints items/s, p50 and p99 as a markdown table (copied into
 //! docs/benchmarks.md by hand).
@@ -175,19 +181,41 @@ fn runtime() -> Runtime {
         .expect("a tokio runtime")
 }
 
+/// The implementations measured on one thread: uno's `Immediate`, the loop, and the peer.
+const CPU_KINDS: [&str; 3] = ["uno", "hand_written", "batch_aint_one_immediate"];
+
 fn main() {
     let runtime = runtime();
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let mut c = Criterion::default().configure_from_args();
     for (callers, per_caller) in SCENARIOS {
         let mut group = c.benchmark_group(format!("batch/callers_{callers}"));
         group
             .throughput(Throughput::Elements(callers * per_caller))
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3));
+            .sample_size(20)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4));
         for kind in KINDS {
             group.bench_function(kind, |b| {
                 b.to_async(&runtime)
+                    .iter(|| run(kind, callers, per_caller, false));
+            });
+        }
+        group.finish();
+    }
+    for (callers, per_caller) in SCENARIOS {
+        let mut group = c.benchmark_group(format!("batch/cpu_callers_{callers}"));
+        group
+            .throughput(Throughput::Elements(callers * per_caller))
+            .sample_size(20)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+        for kind in CPU_KINDS {
+            group.bench_function(kind, |b| {
+                b.to_async(&one_thread)
                     .iter(|| run(kind, callers, per_caller, false));
             });
         }
