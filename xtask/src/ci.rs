@@ -37,6 +37,22 @@ const FEATURES: &[&str] = &[
     "full",
 ];
 
+/// The crates whose features users pick one by one: each is checked with each of its
+/// features alone (cargo-hack's `--each-feature`). The umbrella is covered by
+/// [`FEATURES`]; the bench, demo, test kit, macros and xtask have no features a user
+/// picks.
+const PATTERN_CRATES: &[&str] = &[
+    "uno-batch",
+    "uno-breaker",
+    "uno-deadline",
+    "uno-limit",
+    "uno-resource",
+    "uno-retry",
+    "uno-signal",
+    "uno-taskgroup",
+    "uno-tx",
+];
+
 pub(crate) fn run(mode: Mode) -> Result<(), String> {
     let started = Instant::now();
     step("format", cargo(&["fmt", "--all", "--check"]))?;
@@ -65,6 +81,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         doc.env("RUSTDOCFLAGS", "-D warnings");
         step("rustdoc (warnings denied)", doc)?;
         features()?;
+        each_feature()?;
         // Benchmarks are built (in the dev profile, to stay cheap) but never timed here.
         step(
             "benchmarks build (not timed)",
@@ -144,6 +161,25 @@ fn features() -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// Each pattern crate with no features, each feature alone, and all of them, so that a
+/// feature that only builds next to another is caught.
+fn each_feature() -> Result<(), String> {
+    if !has_program("cargo-hack", &["hack", "--version"]) {
+        step(
+            "install cargo-hack (absent)",
+            cargo(&["install", "--locked", "cargo-hack"]),
+        )?;
+    }
+    let mut args = vec!["hack", "check", "--each-feature", "--locked"];
+    for name in PATTERN_CRATES {
+        args.extend(["-p", name]);
+    }
+    step(
+        "each pattern crate with each feature alone (cargo-hack)",
+        cargo(&args),
+    )
 }
 
 fn deny() -> Result<(), String> {
