@@ -20,6 +20,7 @@
 //! batches that finish out of order cannot cross outputs, and a panic anywhere in it
 //! fails only its own callers.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,7 +91,7 @@ struct FlushWaiter {
     until: u64,
     /// Once no covered entry is queued any more: the batches still running that hold
     /// covered items. The flush is done when this is empty.
-    running: Option<Vec<BatchId>>,
+    running: Option<HashSet<BatchId>>,
     /// Dropped (never sent on) to tell the `flush` call it is done.
     _done: oneshot::Sender<()>,
 }
@@ -140,7 +141,8 @@ pub(crate) struct Worker<I, O, E, F> {
     /// The running batches, each resolving to its own id when done.
     in_flight: FuturesUnordered<Running>,
     /// The ids of `in_flight`'s batches, which `FuturesUnordered` does not list.
-    running: Vec<BatchId>,
+    /// A set, as with keys a batcher may run many batches at once.
+    running: HashSet<BatchId>,
     /// The id the next batch gets.
     next_batch: BatchId,
     flushes: Vec<FlushWaiter>,
@@ -189,7 +191,7 @@ where
             room: channels.room,
             in_flight: FuturesUnordered::new(),
             next_batch: 0,
-            running: Vec::with_capacity(config.max_concurrent_batches.min(64)),
+            running: HashSet::new(),
             flushes: Vec::new(),
             finished: channels.finished,
             drain: channels.drain,
@@ -545,17 +547,17 @@ where
             return;
         }
         self.in_flight.push(batch);
-        self.running.push(id);
+        self.running.insert(id);
         self.lanes.lane(slot).running += 1;
     }
 
     fn batch_finished(&mut self, id: BatchId, slot: usize) {
         self.lanes.lane(slot).running -= 1;
         self.lanes.touch(slot);
-        self.running.retain(|running| *running != id);
+        self.running.remove(&id);
         for flush in &mut self.flushes {
             if let Some(running) = &mut flush.running {
-                running.retain(|running| *running != id);
+                running.remove(&id);
             }
         }
     }
