@@ -611,6 +611,16 @@ mod tests {
     /// scan per cancellation, 10,000 cancellations would take 5 × 10^7 looks.
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn each_cancelled_item_costs_the_worker_a_bounded_number_of_looks() {
+        cancelling_costs_a_bounded_number_of_looks(None);
+    }
+
+    /// The same with the items spread over 100 keys' queues.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn each_cancelled_keyed_item_costs_the_worker_a_bounded_number_of_looks() {
+        cancelling_costs_a_bounded_number_of_looks(Some(100));
+    }
+
+    fn cancelling_costs_a_bounded_number_of_looks(keys: Option<usize>) {
         const ITEMS: usize = 10_000;
         let (_sender, receiver) = mpsc::unbounded_channel();
         let room = Arc::new(Room::new(Some(ITEMS)));
@@ -623,7 +633,7 @@ mod tests {
             max_concurrent_batches: 1,
             policy: BatchPolicy::Window,
             max_batch_weight: None,
-            keyed: false,
+            keyed: keys.is_some(),
         };
         let mut worker = Worker::new(
             |items: Vec<usize>| async move { Ok::<_, ()>(items) },
@@ -649,7 +659,7 @@ mod tests {
                 claim: claim.clone(),
                 deadline: None,
                 weight: 0,
-                key: None,
+                key: keys.map(|keys| Box::new(item % keys) as Box<dyn Key>),
             }));
             tickets.push(Ticket::new(receiver, claim, Arc::clone(&room)));
         }
