@@ -606,6 +606,30 @@ mod tests {
     use super::*;
     use crate::ticket::Ticket;
 
+    /// The operation of the unit tests' workers: hands every item back.
+    type HandBack = fn(Vec<usize>) -> std::future::Ready<Result<Vec<usize>, ()>>;
+
+    /// A worker whose operation hands every item back, driven by the test through
+    /// `accept` and `turn` (nothing is ever sent on its channel), and its room.
+    fn test_worker(config: Config) -> (Worker<usize, usize, (), HandBack>, Arc<Room>) {
+        let (_sender, receiver) = mpsc::unbounded_channel();
+        let room = Arc::new(Room::new(config.max_pending));
+        let (finished, finished_receiver) = watch::channel(false);
+        let drain = Arc::new(DrainEntry::new("test".into(), finished_receiver));
+        let worker = Worker::new(
+            (|items| std::future::ready(Ok(items))) as HandBack,
+            config,
+            None,
+            Channels {
+                receiver,
+                room: Arc::clone(&room),
+                finished,
+                drain,
+            },
+        );
+        (worker, room)
+    }
+
     /// Cancelling must cost the worker O(1) per item, never a scan of the queue. This
     /// counts the worker's looks at queued entries instead of timing anything: with a
     /// scan per cancellation, 10,000 cancellations would take 5 × 10^7 looks.
@@ -622,11 +646,7 @@ mod tests {
 
     fn cancelling_costs_a_bounded_number_of_looks(keys: Option<usize>) {
         const ITEMS: usize = 10_000;
-        let (_sender, receiver) = mpsc::unbounded_channel();
-        let room = Arc::new(Room::new(Some(ITEMS)));
-        let (finished, finished_receiver) = watch::channel(false);
-        let drain = Arc::new(DrainEntry::new("test".into(), finished_receiver));
-        let config = Config {
+        let (mut worker, room) = test_worker(Config {
             max_batch_size: usize::MAX,
             max_wait_time: Duration::MAX,
             max_pending: Some(ITEMS),
@@ -634,18 +654,7 @@ mod tests {
             policy: BatchPolicy::Window,
             max_batch_weight: None,
             keyed: keys.is_some(),
-        };
-        let mut worker = Worker::new(
-            |items: Vec<usize>| async move { Ok::<_, ()>(items) },
-            config,
-            None,
-            Channels {
-                receiver,
-                room: Arc::clone(&room),
-                finished,
-                drain,
-            },
-        );
+        });
         let permits = room.permits().unwrap();
         let mut incoming = Vec::new();
         let mut tickets = Vec::new();
@@ -697,11 +706,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn keys_seen_once_leave_no_lane_behind() {
         const KEYS: usize = 10_000;
-        let (_sender, receiver) = mpsc::unbounded_channel();
-        let room = Arc::new(Room::new(None));
-        let (finished, finished_receiver) = watch::channel(false);
-        let drain = Arc::new(DrainEntry::new("test".into(), finished_receiver));
-        let config = Config {
+        let (mut worker, _room) = test_worker(Config {
             max_batch_size: 100,
             max_wait_time: Duration::from_millis(5),
             max_pending: None,
@@ -709,18 +714,7 @@ mod tests {
             policy: BatchPolicy::Window,
             max_batch_weight: None,
             keyed: true,
-        };
-        let mut worker = Worker::new(
-            |items: Vec<usize>| async move { Ok::<_, ()>(items) },
-            config,
-            None,
-            Channels {
-                receiver,
-                room: Arc::clone(&room),
-                finished,
-                drain,
-            },
-        );
+        });
         let mut incoming = Vec::new();
         let mut outputs = Vec::new();
         for item in 0..KEYS {

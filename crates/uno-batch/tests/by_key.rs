@@ -46,37 +46,21 @@ async fn each_keys_items_fill_their_own_batches() {
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn each_key_waits_from_its_own_oldest_item() {
     let recorder = Recorder::default();
-    let batcher = Arc::new(
-        AsyncBatcher::builder(recorder.op())
-            .max_wait_time(Duration::from_millis(100))
-            .key_fn(tenant)
-            .build()
-            .unwrap(),
-    );
+    let batcher = AsyncBatcher::builder(recorder.op())
+        .max_wait_time(Duration::from_millis(100))
+        .key_fn(tenant)
+        .build()
+        .unwrap();
     let started = Instant::now();
-    let first = {
-        let batcher = Arc::clone(&batcher);
+    // Adds `item` after `after`, and says what it got and when.
+    let add_after = |after: u64, item: u64| {
+        let batcher = &batcher;
         async move {
-            let output = batcher.add(101).await;
-            (output, started.elapsed())
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            (batcher.add(item).await, started.elapsed())
         }
     };
-    let second = {
-        let batcher = Arc::clone(&batcher);
-        async move {
-            tokio::time::sleep(Duration::from_millis(40)).await;
-            let output = batcher.add(201).await;
-            (output, started.elapsed())
-        }
-    };
-    let third = {
-        let batcher = Arc::clone(&batcher);
-        async move {
-            tokio::time::sleep(Duration::from_millis(60)).await;
-            let output = batcher.add(102).await;
-            (output, started.elapsed())
-        }
-    };
+    let (first, second, third) = (add_after(0, 101), add_after(40, 201), add_after(60, 102));
     let (first, second, third) = tokio::join!(first, second, third);
     assert_eq!(first, (Ok(expected(101)), Duration::from_millis(100)));
     assert_eq!(

@@ -192,40 +192,48 @@ fn main() {
         .expect("a tokio runtime");
     let mut c = Criterion::default().configure_from_args();
     for (callers, per_caller) in SCENARIOS {
-        let mut group = c.benchmark_group(format!("batch/callers_{callers}"));
-        group
-            .throughput(Throughput::Elements(callers * per_caller))
-            .sample_size(20)
-            .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(4));
-        for kind in KINDS {
-            group.bench_function(kind, |b| {
-                b.to_async(&runtime)
-                    .iter(|| run(kind, callers, per_caller, false));
-            });
-        }
-        group.finish();
+        let name = format!("batch/callers_{callers}");
+        measure(&mut c, &name, &runtime, &KINDS, (callers, per_caller));
     }
     for (callers, per_caller) in SCENARIOS {
-        let mut group = c.benchmark_group(format!("batch/cpu_callers_{callers}"));
-        group
-            .throughput(Throughput::Elements(callers * per_caller))
-            .sample_size(20)
-            .warm_up_time(Duration::from_secs(1))
-            .measurement_time(Duration::from_secs(3));
-        for kind in CPU_KINDS {
-            group.bench_function(kind, |b| {
-                b.to_async(&one_thread)
-                    .iter(|| run(kind, callers, per_caller, false));
-            });
-        }
-        group.finish();
+        let name = format!("batch/cpu_callers_{callers}");
+        measure(
+            &mut c,
+            &name,
+            &one_thread,
+            &CPU_KINDS,
+            (callers, per_caller),
+        );
     }
     c.final_summary();
     // Latencies, once per implementation and caller count (not under `--test`).
     if std::env::args().any(|arg| arg == "--bench") {
         latency_table(&runtime);
     }
+}
+
+/// One criterion group: each of `kinds` with `callers` callers adding `per_caller`
+/// items each, on `runtime`.
+fn measure(
+    c: &mut Criterion,
+    name: &str,
+    runtime: &Runtime,
+    kinds: &[&'static str],
+    (callers, per_caller): (u64, u64),
+) {
+    let mut group = c.benchmark_group(name);
+    group
+        .throughput(Throughput::Elements(callers * per_caller))
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    for &kind in kinds {
+        group.bench_function(kind, |b| {
+            b.to_async(runtime)
+                .iter(|| run(kind, callers, per_caller, false));
+        });
+    }
+    group.finish();
 }
 
 #[allow(clippy::print_stdout, reason = "the table is this pass's output")]
