@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::batcher::AsyncBatcher;
 use crate::dedup::Dedup;
-use crate::error::BatchError;
+use crate::error::BuildError;
 use crate::lanes::Key;
 use crate::policy::BatchPolicy;
 
@@ -45,7 +45,7 @@ pub const DEFAULT_MAX_WAIT_TIME: Duration = Duration::from_millis(100);
 /// use uno_batch::AsyncBatcher;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), uno_batch::BatchError<std::io::Error>> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let batcher = AsyncBatcher::builder(|ids: Vec<u64>| async move {
 ///     Ok::<_, std::io::Error>(ids.iter().map(|id| format!("user {id}")).collect::<Vec<_>>())
 /// })
@@ -156,7 +156,7 @@ where
     /// The most items queued (accepted but not yet sent in a batch) at once. When it is
     /// reached, [`add`](AsyncBatcher::add) waits for room and
     /// [`try_add`](AsyncBatcher::try_add) hands the item back with
-    /// [`BatchError::Full`]. Items in batches that are running do not count. Without
+    /// [`BatchError::Full`](crate::BatchError::Full). Items in batches that are running do not count. Without
     /// this setting the queue is unbounded. Zero is rejected by
     /// [`build`](Self::build).
     ///
@@ -191,7 +191,7 @@ where
     /// use uno_batch::{AsyncBatcher, BatchPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), uno_batch::BatchError<std::io::Error>> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let batcher = AsyncBatcher::builder(|ids: Vec<u64>| async move {
     ///     Ok::<_, std::io::Error>(ids.iter().map(|id| id * 2).collect::<Vec<_>>())
     /// })
@@ -315,7 +315,7 @@ where
     /// several callers may ask for the same key at once.
     ///
     /// The operation then returns one output per *distinct* item, and
-    /// [`BatchError::WrongLength`] counts distinct items as `expected`. Duplicates are
+    /// [`BatchError::WrongLength`](crate::BatchError::WrongLength) counts distinct items as `expected`. Duplicates are
     /// only merged within one batch, not across batches.
     ///
     /// # Examples
@@ -359,33 +359,26 @@ where
     ///
     /// # Errors
     ///
-    /// - [`BatchError::InvalidConfig`] when `max_batch_size`, `max_pending` or
-    ///   `max_concurrent_batches` is zero (each would make the batcher hang).
-    /// - [`BatchError::NoRuntime`] when called outside a tokio runtime.
-    pub fn build(self) -> Result<AsyncBatcher<I, O, E>, BatchError<E>> {
+    /// - [`BuildError::ZeroMaxBatchSize`], [`BuildError::ZeroMaxPending`],
+    ///   [`BuildError::ZeroMaxBatchWeight`] or [`BuildError::ZeroMaxConcurrentBatches`]
+    ///   when that setting is zero (each would make the batcher hang).
+    /// - [`BuildError::NoRuntime`] when called outside a tokio runtime.
+    pub fn build(self) -> Result<AsyncBatcher<I, O, E>, BuildError> {
         let config = self.config;
         if config.max_batch_size == 0 {
-            return Err(BatchError::InvalidConfig(
-                "max_batch_size is 0; a batch must hold at least one item",
-            ));
+            return Err(BuildError::ZeroMaxBatchSize);
         }
         if config.max_pending == Some(0) {
-            return Err(BatchError::InvalidConfig(
-                "max_pending is 0; the queue must have room for at least one item",
-            ));
+            return Err(BuildError::ZeroMaxPending);
         }
         if config.max_batch_weight == Some(0) {
-            return Err(BatchError::InvalidConfig(
-                "max_batch_weight is 0; a batch must be able to hold some weight",
-            ));
+            return Err(BuildError::ZeroMaxBatchWeight);
         }
         if config.max_concurrent_batches == 0 {
-            return Err(BatchError::InvalidConfig(
-                "max_concurrent_batches is 0; at least one batch must be able to run",
-            ));
+            return Err(BuildError::ZeroMaxConcurrentBatches);
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(BatchError::NoRuntime);
+            return Err(BuildError::NoRuntime);
         };
         let name: Arc<str> = match self.name {
             Some(name) => name.into(),

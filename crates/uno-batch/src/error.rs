@@ -60,12 +60,61 @@ pub enum BatchError<E> {
         /// Whether the item had already been sent to the batch operation.
         sent: bool,
     },
-    /// The builder was given a setting that cannot work (for example a zero batch
-    /// size); the message names it.
-    InvalidConfig(&'static str),
+}
+
+/// Why [`Builder::build`](crate::Builder::build) refused to start a batcher. Apart from
+/// [`BatchError`], which says what happened to one item, so that each error type holds
+/// only what can happen where it is returned.
+///
+/// ```
+/// use uno_batch::{AsyncBatcher, BuildError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let refused = AsyncBatcher::builder(|items: Vec<u8>| async move { Ok::<_, ()>(items) })
+///     .max_batch_size(0)
+///     .build();
+/// assert_eq!(refused.unwrap_err(), BuildError::ZeroMaxBatchSize);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_batch_size(0)`: no batch could hold an item.
+    ZeroMaxBatchSize,
+    /// `max_pending(0)`: the queue could take no item.
+    ZeroMaxPending,
+    /// `max_batch_weight(0, ..)`: no batch could hold any weight.
+    ZeroMaxBatchWeight,
+    /// `max_concurrent_batches(0)`: no batch could ever run.
+    ZeroMaxConcurrentBatches,
     /// `build` was called outside a tokio runtime, so the worker could not be spawned.
     NoRuntime,
 }
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::ZeroMaxBatchSize => {
+                "max_batch_size is 0; a batch must hold at least one item, use at least 1, such as 100"
+            }
+            Self::ZeroMaxPending => {
+                "max_pending is 0; the queue must have room for at least one item, use at least 1, or leave it unset for no bound"
+            }
+            Self::ZeroMaxBatchWeight => {
+                "max_batch_weight is 0; a batch must be able to hold some weight, use at least 1"
+            }
+            Self::ZeroMaxConcurrentBatches => {
+                "max_concurrent_batches is 0; at least one batch must be able to run, use at least 1"
+            }
+            Self::NoRuntime => {
+                "no tokio runtime is running; build the batcher from inside a tokio runtime"
+            }
+        })
+    }
+}
+
+impl std::error::Error for BuildError {}
 
 impl<E> BatchError<E> {
     /// Whether this is [`BatchError::DeadlinePassed`]: the caller's deadline passed
@@ -135,8 +184,6 @@ impl<E> Clone for BatchError<E> {
                 deadline: *deadline,
                 sent: *sent,
             },
-            Self::InvalidConfig(what) => Self::InvalidConfig(what),
-            Self::NoRuntime => Self::NoRuntime,
         }
     }
 }
@@ -166,11 +213,9 @@ impl<E: PartialEq> PartialEq for BatchError<E> {
                     sent: d,
                 },
             ) => a == c && b == d,
-            (Self::InvalidConfig(a), Self::InvalidConfig(b)) => a == b,
             (Self::Full, Self::Full)
             | (Self::Closed, Self::Closed)
-            | (Self::Stopped, Self::Stopped)
-            | (Self::NoRuntime, Self::NoRuntime) => true,
+            | (Self::Stopped, Self::Stopped) => true,
             _ => false,
         }
     }
@@ -217,10 +262,6 @@ impl<E> fmt::Display for BatchError<E> {
                 "the caller's deadline passed while this item's batch was running; the \
                  operation may still process it but its output is discarded; give the caller \
                  more time, or make the batch operation faster",
-            ),
-            Self::InvalidConfig(what) => write!(f, "invalid batcher configuration: {what}"),
-            Self::NoRuntime => f.write_str(
-                "no tokio runtime is running; build the batcher from inside a tokio runtime",
             ),
         }
     }
@@ -343,8 +384,6 @@ mod tests {
             BatchError::<()>::Full,
             BatchError::Closed,
             BatchError::Stopped,
-            BatchError::NoRuntime,
-            BatchError::InvalidConfig("x"),
             BatchError::Failed(Arc::new(())),
             BatchError::DeadlinePassed {
                 deadline: Instant::now(),
@@ -354,6 +393,17 @@ mod tests {
                 deadline: Instant::now(),
                 sent: true,
             },
+        ] {
+            let message = error.to_string();
+            assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");
+            assert!(!message.ends_with('.'), "{message}");
+        }
+        for error in [
+            BuildError::ZeroMaxBatchSize,
+            BuildError::ZeroMaxPending,
+            BuildError::ZeroMaxBatchWeight,
+            BuildError::ZeroMaxConcurrentBatches,
+            BuildError::NoRuntime,
         ] {
             let message = error.to_string();
             assert!(message.starts_with(|c: char| c.is_lowercase()), "{message}");

@@ -20,7 +20,7 @@
 //! }
 //!
 //! #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! async fn main() -> Result<(), BatchError<std::io::Error>> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let batcher = AsyncBatcher::builder(process_batch)
 //!         .max_batch_size(100)
 //!         .max_wait_time(Duration::from_millis(100))
@@ -116,6 +116,6 @@ mod worker;
 pub use crate::batcher::AsyncBatcher;
 pub use crate::builder::{Builder, DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_WAIT_TIME};
 pub use crate::draining::Draining;
-pub use crate::error::{BatchError, TryAddError};
+pub use crate::error::{BatchError, BuildError, TryAddError};
 pub use crate::policy::BatchPolicy;
 pub use crate::ticket::Ticket;

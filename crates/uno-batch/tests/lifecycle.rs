@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{FOREVER, Gated, OpError, Recorder, expected, settle};
 use futures_util::FutureExt as _;
 use tokio::time::Instant;
-use uno_batch::{AsyncBatcher, BatchError, Ticket};
+use uno_batch::{AsyncBatcher, BatchError, BuildError, Ticket};
 
 #[tokio::test(start_paused = true)]
 async fn flush_sends_a_partial_batch_now_and_resolves_once_it_is_processed() {
@@ -284,12 +284,16 @@ async fn build_rejects_zero_sizes_with_a_message_naming_the_setting() {
         .build()
         .unwrap_err();
 
-    for (error, setting) in [
-        (zero_batch, "max_batch_size"),
-        (zero_pending, "max_pending"),
-        (zero_concurrency, "max_concurrent_batches"),
+    for (error, expected, setting) in [
+        (zero_batch, BuildError::ZeroMaxBatchSize, "max_batch_size"),
+        (zero_pending, BuildError::ZeroMaxPending, "max_pending"),
+        (
+            zero_concurrency,
+            BuildError::ZeroMaxConcurrentBatches,
+            "max_concurrent_batches",
+        ),
     ] {
-        assert!(matches!(error, BatchError::InvalidConfig(_)), "{error:?}");
+        assert_eq!(error, expected);
         assert!(error.to_string().contains(setting), "{error}");
     }
     let zero_wait = AsyncBatcher::builder(op)
@@ -303,7 +307,7 @@ fn build_outside_a_runtime_is_an_error_not_a_panic() {
     let error = AsyncBatcher::builder(|items: Vec<u8>| async move { Ok::<_, OpError>(items) })
         .build()
         .unwrap_err();
-    assert_eq!(error, BatchError::NoRuntime);
+    assert_eq!(error, BuildError::NoRuntime);
     assert!(error.to_string().contains("tokio runtime"));
 }
 

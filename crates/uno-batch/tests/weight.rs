@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{FOREVER, Gated, Recorder, expected};
 use tokio::time::Instant;
-use uno_batch::{AsyncBatcher, BatchError};
+use uno_batch::{AsyncBatcher, BuildError};
 
 /// Items weigh their own value.
 fn own(item: &u64) -> usize {
@@ -123,7 +123,7 @@ async fn a_zero_weight_limit_is_refused() {
     let built = AsyncBatcher::builder(recorder.op())
         .max_batch_weight(0, own)
         .build();
-    assert!(matches!(built, Err(BatchError::InvalidConfig(_))));
+    assert_eq!(built.unwrap_err(), BuildError::ZeroMaxBatchWeight);
 }
 
 #[tokio::test(start_paused = true)]
