@@ -47,8 +47,45 @@ pub enum Error<E = BoxError> {
     AcquireTimeout(Duration),
     /// The pool is closed and hands out no more resources.
     PoolClosed,
-    /// A builder was given a value it cannot work with.
-    InvalidConfig(&'static str),
+}
+
+/// Why [`ResourcePoolBuilder::build`](crate::ResourcePoolBuilder::build) refused its
+/// settings. Apart from [`Error`], which says what happened to a resource, so that each
+/// error type holds only what can happen where it is returned.
+///
+/// ```
+/// use uno_resource::{AsyncResource, BuildError, ResourcePool};
+///
+/// struct Connection;
+///
+/// impl AsyncResource for Connection {
+///     type Error = std::io::Error;
+///     async fn initialize(&mut self) -> Result<(), std::io::Error> { Ok(()) }
+///     async fn cleanup(&mut self) -> Result<(), std::io::Error> { Ok(()) }
+/// }
+///
+/// let refused = ResourcePool::builder(|| Connection).max_size(0).build();
+/// assert!(matches!(refused, Err(BuildError::ZeroMaxSize)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_size(0)`: the pool could never hand out a resource.
+    #[error("the pool's max size is zero; give it room for at least one resource")]
+    ZeroMaxSize,
+    /// A max size above [`MAX_POOL_SIZE`](crate::MAX_POOL_SIZE).
+    #[error(
+        "the pool's max size {size} is above MAX_POOL_SIZE (65,536), which deadpool would \
+         reserve memory for up front; use a smaller size"
+    )]
+    MaxSizeTooLarge {
+        /// The refused size.
+        size: usize,
+    },
+    /// A zero acquire, initialize, health-check or cleanup timeout: nothing could ever
+    /// finish in time.
+    #[error("a pool timeout is zero; leave it unset for no timeout or give it a length")]
+    ZeroTimeout,
 }
 
 impl<E> Error<E> {
@@ -107,7 +144,6 @@ impl<E> Error<E> {
             ),
             Self::AcquireTimeout(after) => Error::AcquireTimeout(after),
             Self::PoolClosed => Error::PoolClosed,
-            Self::InvalidConfig(message) => Error::InvalidConfig(message),
         }
     }
 
@@ -162,7 +198,6 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Self::PoolClosed => {
                 f.write_str("the resource pool is closed; acquire from a pool that is open")
             }
-            Self::InvalidConfig(message) => write!(f, "invalid configuration: {message}"),
         }
     }
 }
@@ -188,7 +223,6 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
             Self::Multiple(errors) => f.debug_tuple("Multiple").field(errors).finish(),
             Self::AcquireTimeout(after) => f.debug_tuple("AcquireTimeout").field(after).finish(),
             Self::PoolClosed => f.write_str("PoolClosed"),
-            Self::InvalidConfig(message) => f.debug_tuple("InvalidConfig").field(message).finish(),
         }
     }
 }

@@ -107,7 +107,7 @@ mod stack;
 mod tracker;
 mod using;
 
-pub use crate::error::{BoxError, Error};
+pub use crate::error::{BoxError, BuildError, Error};
 pub use crate::managed::Managed;
 pub use crate::pool::{MAX_POOL_SIZE, Pooled, ResourcePool, ResourcePoolBuilder};
 pub use crate::resource::AsyncResource;

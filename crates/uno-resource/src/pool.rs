@@ -9,7 +9,7 @@ use deadpool::managed::{
     self, Metrics, Object, PoolError, RecycleError, RecycleResult, TimeoutType,
 };
 
-use crate::error::{BoxError, Error};
+use crate::error::{BoxError, BuildError, Error};
 use crate::managed::Managed;
 use crate::resource::AsyncResource;
 use crate::tracker::{CleanupTracker, DEFAULT_CLEANUP_TIMEOUT};
@@ -251,7 +251,7 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
 
     /// The most resources the pool holds at once, idle or acquired: at least 1 and at
     /// most [`MAX_POOL_SIZE`] ([`build`](Self::build) refuses others with
-    /// [`Error::InvalidConfig`]). deadpool reserves room for every resource when the
+    /// [`BuildError::ZeroMaxSize`] or [`BuildError::MaxSizeTooLarge`]). deadpool reserves room for every resource when the
     /// pool is built, so a size such as `usize::MAX` cannot mean "unbounded" here.
     #[must_use]
     pub fn max_size(mut self, max_size: usize) -> Self {
@@ -310,18 +310,21 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] if the max size is zero or above [`MAX_POOL_SIZE`], or
-    /// a timeout is zero.
-    pub fn build(self) -> Result<ResourcePool<R>, Error> {
+    /// [`BuildError::ZeroMaxSize`], [`BuildError::MaxSizeTooLarge`] (above
+    /// [`MAX_POOL_SIZE`]) or [`BuildError::ZeroTimeout`].
+    ///
+    /// # Panics
+    ///
+    /// Never: deadpool, underneath, refuses only timeouts without a runtime, and the
+    /// pool always gives it tokio's.
+    pub fn build(self) -> Result<ResourcePool<R>, BuildError> {
         if self.max_size == 0 {
-            return Err(Error::InvalidConfig(
-                "the pool's max size is zero; give it room for at least one resource",
-            ));
+            return Err(BuildError::ZeroMaxSize);
         }
         if self.max_size > MAX_POOL_SIZE {
-            return Err(Error::InvalidConfig(
-                "the pool's max size is above MAX_POOL_SIZE (65,536), which deadpool would reserve memory for up front; use a smaller size",
-            ));
+            return Err(BuildError::MaxSizeTooLarge {
+                size: self.max_size,
+            });
         }
         let timeouts = [
             self.acquire_timeout,
@@ -334,9 +337,7 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
             .flatten()
             .any(|timeout| timeout.is_zero())
         {
-            return Err(Error::InvalidConfig(
-                "a pool timeout is zero; leave it unset for no timeout or give it a length",
-            ));
+            return Err(BuildError::ZeroTimeout);
         }
         let manager = PoolManager {
             factory: self.factory,
@@ -350,7 +351,9 @@ impl<R: AsyncResource> ResourcePoolBuilder<R> {
             .recycle_timeout(self.health_check_timeout)
             .runtime(deadpool::Runtime::Tokio1)
             .build()
-            .map_err(|_| Error::InvalidConfig("deadpool refused the pool's configuration"))?;
+            // deadpool refuses only timeouts without a runtime, and the runtime is
+            // always given above.
+            .expect("deadpool takes every configuration the checks above let through");
         Ok(ResourcePool {
             pool,
             acquire_timeout: self.acquire_timeout,

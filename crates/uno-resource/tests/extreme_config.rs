@@ -5,7 +5,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use uno_resource::{AsyncResource, CleanupTracker, Error, MAX_POOL_SIZE, Managed, ResourcePool};
+use uno_resource::{
+    AsyncResource, BuildError, CleanupTracker, Error, MAX_POOL_SIZE, Managed, ResourcePool,
+};
 
 #[derive(Debug)]
 struct Quick;
@@ -38,15 +40,15 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 /// The attack: `max_size(1 << 40)` aborted the process (deadpool reserves a slot per
 /// resource up front) and `max_size(usize::MAX)` panicked.
 #[test]
-fn sizes_deadpool_cannot_hold_are_refused_with_invalid_config() {
+fn sizes_deadpool_cannot_hold_are_refused_at_build() {
     paused_runtime().block_on(async {
         for size in [MAX_POOL_SIZE + 1, 1 << 40, usize::MAX] {
             let built = ResourcePool::builder(|| Quick).max_size(size).build();
             match built {
-                Err(Error::InvalidConfig(message)) => {
-                    assert!(message.contains("max size"), "{message}");
+                Err(error) => {
+                    assert_eq!(error, BuildError::MaxSizeTooLarge { size });
+                    assert!(error.to_string().contains("max size"), "{error}");
                 }
-                Err(other) => panic!("max_size({size}): expected InvalidConfig, got {other}"),
                 Ok(_) => panic!("max_size({size}) was accepted"),
             }
         }
@@ -85,7 +87,8 @@ fn size() -> impl Strategy<Value = usize> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// A pool with any settings builds or is refused with `InvalidConfig`; built, it
+    /// A pool with any settings builds or is refused with the `BuildError` naming the
+    /// bad setting; built, it
     /// hands out a resource, takes it back, and closes.
     #[test]
     fn every_pool_setting_at_its_edges_builds_or_is_refused_and_never_hangs(
@@ -108,15 +111,22 @@ proptest! {
             }
             let pool = match builder.build() {
                 Ok(pool) => pool,
-                Err(Error::InvalidConfig(_)) => {
+                Err(refused) => {
                     let zero = [acquire, initialize, health_check, Some(cleanup)]
                         .into_iter()
                         .flatten()
                         .any(|d| d.is_zero());
-                    assert!(max_size == 0 || max_size > MAX_POOL_SIZE || zero);
+                    let expected = if max_size == 0 {
+                        BuildError::ZeroMaxSize
+                    } else if max_size > MAX_POOL_SIZE {
+                        BuildError::MaxSizeTooLarge { size: max_size }
+                    } else {
+                        assert!(zero, "refused without a bad setting: {refused}");
+                        BuildError::ZeroTimeout
+                    };
+                    assert_eq!(refused, expected);
                     return;
                 }
-                Err(other) => panic!("unexpected build error: {other}"),
             };
             let first = pool.acquire().await.unwrap();
             drop(first);

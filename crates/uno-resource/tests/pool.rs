@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Behaviour, Log, Probe, ProbeError};
-use uno_resource::{Error, ResourcePool};
+use uno_resource::{BuildError, Error, ResourcePool};
 
 fn pool(log: &Log, max_size: usize) -> ResourcePool<Probe> {
     let log = log.clone();
@@ -248,15 +248,29 @@ fn zero_sizes_and_timeouts_are_refused_at_build() {
         ResourcePool::builder(move || log.probe("pooled"))
     };
     let refused = [
-        builder().max_size(0).build(),
-        builder().acquire_timeout(Duration::ZERO).build(),
-        builder().initialize_timeout(Duration::ZERO).build(),
-        builder().health_check_timeout(Duration::ZERO).build(),
-        builder().cleanup_timeout(Duration::ZERO).build(),
+        (builder().max_size(0).build(), BuildError::ZeroMaxSize),
+        (
+            builder().acquire_timeout(Duration::ZERO).build(),
+            BuildError::ZeroTimeout,
+        ),
+        (
+            builder().initialize_timeout(Duration::ZERO).build(),
+            BuildError::ZeroTimeout,
+        ),
+        (
+            builder().health_check_timeout(Duration::ZERO).build(),
+            BuildError::ZeroTimeout,
+        ),
+        (
+            builder().cleanup_timeout(Duration::ZERO).build(),
+            BuildError::ZeroTimeout,
+        ),
     ];
-    for result in refused {
-        let error = result.unwrap_err();
-        assert!(matches!(error, Error::InvalidConfig(_)));
-        assert!(error.to_string().starts_with("invalid configuration: "));
+    for (result, expected) in refused {
+        let Err(error) = result else {
+            panic!("built despite {expected:?}");
+        };
+        assert_eq!(error, expected);
+        assert!(error.to_string().contains("zero"), "{error}");
     }
 }
