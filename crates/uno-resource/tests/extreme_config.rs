@@ -88,8 +88,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// A pool with any settings builds or is refused with the `BuildError` naming the
-    /// bad setting; built, it
-    /// hands out a resource, takes it back, and closes.
+    /// bad setting; built, it hands out a resource, takes it back, and closes.
     #[test]
     fn every_pool_setting_at_its_edges_builds_or_is_refused_and_never_hangs(
         max_size in size(),
