@@ -1,12 +1,14 @@
-//! The crate's one error type.
+//! The crate's errors: [`LimitError`] for asking a limiter for room, [`BuildError`] for
+//! making one.
 
 use std::time::Duration;
 
-/// What can go wrong when asking a limiter for room, or when building one.
+/// What can go wrong when asking a limiter for room.
 ///
 /// Every limiter in this crate reports a refusal as a value of this type, never as a
 /// panic: a closed limiter, a full limiter in [`FullPolicy::Reject`] mode, a wait that
-/// timed out, and bad configuration.
+/// timed out. Bad configuration is refused when the limiter is made, with
+/// [`BuildError`].
 ///
 /// [`FullPolicy::Reject`]: crate::FullPolicy::Reject
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,19 +48,6 @@ pub enum LimitError {
         "the caller's deadline passed while it waited for the limiter; give the call more time, or raise the limit"
     )]
     DeadlinePassed,
-    /// A limit of zero was asked for; such a limiter would never admit any work.
-    #[error("a concurrency limit of 0 would never admit any work; use a limit of at least 1")]
-    ZeroLimit,
-    /// A limit larger than the underlying semaphore supports was asked for.
-    #[error(
-        "a concurrency limit of {limit} is larger than the supported maximum of {max}; use a smaller limit"
-    )]
-    LimitTooLarge {
-        /// The limit asked for.
-        limit: usize,
-        /// The largest supported limit.
-        max: usize,
-    },
     /// A shared permit's (`postgres::PgPermit`, feature `postgres`) database session ended while it
     /// held its slot (its connection was killed or lost, or the server restarted), so
     /// the server freed the slot and another process may hold it now.
@@ -74,12 +63,47 @@ pub enum LimitError {
         /// What the database driver or the pool reported.
         reason: String,
     },
+}
+
+/// Why a limiter's constructor or builder refused its settings. Apart from
+/// [`LimitError`], which says why a limiter refused room, so that each error type holds
+/// only what can happen where it is returned.
+///
+/// ```
+/// use uno_limit::{BuildError, Limiter};
+///
+/// assert_eq!(Limiter::new(0).unwrap_err(), BuildError::ZeroLimit);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A limit of zero was asked for; such a limiter would never admit any work.
+    #[error("a concurrency limit of 0 would never admit any work; use a limit of at least 1")]
+    ZeroLimit,
+    /// A limit larger than the underlying semaphore supports was asked for.
+    #[error(
+        "a concurrency limit of {limit} is larger than the supported maximum of {max}; use a smaller limit"
+    )]
+    LimitTooLarge {
+        /// The limit asked for.
+        limit: usize,
+        /// The largest supported limit.
+        max: usize,
+    },
     /// A builder was given settings that do not fit together.
     #[error("invalid limiter configuration: {reason}")]
     InvalidConfig {
         /// What is wrong and how to fix it.
         reason: &'static str,
     },
+}
+
+impl From<BuildError> for std::io::Error {
+    /// Bad configuration is [`std::io::ErrorKind::InvalidInput`], so that code failing
+    /// with `std::io::Error` can build a limiter with `?`.
+    fn from(error: BuildError) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, error)
+    }
 }
 
 impl From<LimitError> for std::io::Error {
@@ -89,8 +113,7 @@ impl From<LimitError> for std::io::Error {
     /// [`DeadlinePassed`](LimitError::DeadlinePassed)) is `TimedOut`; a refusal to
     /// wait ([`Full`](LimitError::Full), [`Limited`](LimitError::Limited)) is
     /// `WouldBlock`; a closed limiter is `BrokenPipe`; a lost
-    /// shared permit is `ConnectionAborted` and a database failure `Other`; bad
-    /// configuration is `InvalidInput`.
+    /// shared permit is `ConnectionAborted` and a database failure `Other`.
     fn from(error: LimitError) -> Self {
         use std::io::ErrorKind;
         let kind = match error {
@@ -99,22 +122,19 @@ impl From<LimitError> for std::io::Error {
             LimitError::Closed => ErrorKind::BrokenPipe,
             LimitError::Lost => ErrorKind::ConnectionAborted,
             LimitError::Backend { .. } => ErrorKind::Other,
-            LimitError::ZeroLimit
-            | LimitError::LimitTooLarge { .. }
-            | LimitError::InvalidConfig { .. } => ErrorKind::InvalidInput,
         };
         std::io::Error::new(kind, error)
     }
 }
 
 /// Checks a fixed concurrency limit.
-pub(crate) fn check_limit(limit: usize) -> Result<usize, LimitError> {
+pub(crate) fn check_limit(limit: usize) -> Result<usize, BuildError> {
     if limit == 0 {
-        return Err(LimitError::ZeroLimit);
+        return Err(BuildError::ZeroLimit);
     }
     let max = tokio::sync::Semaphore::MAX_PERMITS;
     if limit > max {
-        return Err(LimitError::LimitTooLarge { limit, max });
+        return Err(BuildError::LimitTooLarge { limit, max });
     }
     Ok(limit)
 }

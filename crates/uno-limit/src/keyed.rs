@@ -12,7 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::check_limit;
 use crate::policy::{admit, try_error};
-use crate::{FullPolicy, LimitError};
+use crate::{BuildError, FullPolicy, LimitError};
 
 /// Gives every key (a tenant, a host, a user) its own concurrency limit.
 ///
@@ -27,7 +27,7 @@ use crate::{FullPolicy, LimitError};
 /// use uno_limit::{KeyedLimiter, LimitError};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let per_tenant = KeyedLimiter::new(2)?;
 /// let a = per_tenant.acquire("tenant-a").await?;
 /// let b = per_tenant.acquire("tenant-b").await?;
@@ -86,9 +86,9 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] when `limit_per_key` is 0,
-    /// [`LimitError::LimitTooLarge`] above tokio's semaphore maximum.
-    pub fn new(limit_per_key: usize) -> Result<Self, LimitError> {
+    /// [`BuildError::ZeroLimit`] when `limit_per_key` is 0,
+    /// [`BuildError::LimitTooLarge`] above tokio's semaphore maximum.
+    pub fn new(limit_per_key: usize) -> Result<Self, BuildError> {
         Self::with_policy(limit_per_key, FullPolicy::Wait)
     }
 
@@ -96,7 +96,7 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new), and [`LimitError::InvalidConfig`] for a zero
+    /// As [`new`](Self::new), and [`BuildError::InvalidConfig`] for a zero
     /// [`FullPolicy::Timeout`].
     ///
     /// # Examples
@@ -108,9 +108,9 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
     /// let _held = per_host.try_acquire("example.org")?;
     /// assert!(per_host.try_acquire("example.org").is_err());
     /// assert!(per_host.try_acquire("example.com").is_ok());
-    /// # Ok::<(), LimitError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn with_policy(limit_per_key: usize, on_full: FullPolicy) -> Result<Self, LimitError> {
+    pub fn with_policy(limit_per_key: usize, on_full: FullPolicy) -> Result<Self, BuildError> {
         let limit = check_limit(limit_per_key)?;
         let on_full = on_full.validate()?;
         Ok(KeyedLimiter {

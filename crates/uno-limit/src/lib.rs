@@ -22,7 +22,7 @@
 //! }
 //!
 //! #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! async fn main() -> Result<(), LimitError> {
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let limiter = Limiter::new(5)?;
 //!     let process_item = limiter.wrap(process_item);
 //!
@@ -101,7 +101,7 @@ pub use crate::adaptive::{
     AdaptiveLimiter, AdaptivePermit, Aimd, AimdBuilder, Gradient2, Gradient2Builder,
     LimitAlgorithm, Outcome, Sample,
 };
-pub use crate::error::LimitError;
+pub use crate::error::{BuildError, LimitError};
 pub use crate::future::Limited;
 pub use crate::keyed::{KeyedLimiter, KeyedPermit};
 pub use crate::limiter::{Limiter, LimiterBuilder, Permit};

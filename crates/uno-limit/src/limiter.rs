@@ -12,7 +12,7 @@ use crate::error::check_limit;
 use crate::future::Limited;
 use crate::metrics::Meter;
 use crate::policy::{admit, try_error};
-use crate::{FullPolicy, LimitError, RateLimiter, RateLimiterBuilder};
+use crate::{BuildError, FullPolicy, LimitError, RateLimiter, RateLimiterBuilder};
 
 /// Bounds how many operations run at once.
 ///
@@ -30,7 +30,7 @@ use crate::{FullPolicy, LimitError, RateLimiter, RateLimiterBuilder};
 /// use uno_limit::{LimitError, Limiter};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let limiter = Limiter::new(5)?;
 /// let doubled = limiter.run(async { 21 * 2 }).await?;
 /// assert_eq!(doubled, 42);
@@ -118,18 +118,18 @@ impl Limiter {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] when `limit` is 0 (such a limiter would never admit
-    /// anything), [`LimitError::LimitTooLarge`] above tokio's semaphore maximum.
+    /// [`BuildError::ZeroLimit`] when `limit` is 0 (such a limiter would never admit
+    /// anything), [`BuildError::LimitTooLarge`] above tokio's semaphore maximum.
     ///
     /// # Examples
     ///
     /// ```
-    /// use uno_limit::{LimitError, Limiter};
+    /// use uno_limit::{BuildError, Limiter};
     ///
     /// assert!(Limiter::new(5).is_ok());
-    /// assert_eq!(Limiter::new(0).unwrap_err(), LimitError::ZeroLimit);
+    /// assert_eq!(Limiter::new(0).unwrap_err(), BuildError::ZeroLimit);
     /// ```
-    pub fn new(limit: usize) -> Result<Self, LimitError> {
+    pub fn new(limit: usize) -> Result<Self, BuildError> {
         Self::builder().limit(limit).build()
     }
 
@@ -142,7 +142,7 @@ impl Limiter {
     ///
     /// let bulkhead = Limiter::builder().limit(10).on_full(FullPolicy::Reject).build()?;
     /// assert_eq!(bulkhead.on_full(), FullPolicy::Reject);
-    /// # Ok::<(), LimitError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder() -> LimiterBuilder {
         LimiterBuilder::default()
@@ -171,7 +171,7 @@ impl Limiter {
     /// use uno_limit::{LimitError, Limiter};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let limiter = Limiter::new(2)?;
     /// let body = limiter.run(async { "fetched" }).await?;
     /// assert_eq!(body, "fetched");
@@ -264,7 +264,7 @@ impl Limiter {
     /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let limiter = Limiter::new(5)?;
     /// let process = limiter.wrap(process_item);
     /// let outputs = futures_util::future::join_all((0..10).map(|item| process(item))).await;
@@ -300,7 +300,7 @@ impl Limiter {
     /// use uno_limit::{LimitError, Limiter};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let limiter = Limiter::new(1)?;
     /// let permit = limiter.acquire().await?;
     /// assert_eq!(limiter.in_flight(), 1);
@@ -328,7 +328,7 @@ impl Limiter {
     /// let limiter = Limiter::new(1)?;
     /// let _held = limiter.try_acquire()?;
     /// assert_eq!(limiter.try_acquire().unwrap_err(), LimitError::Full { limit: 1 });
-    /// # Ok::<(), LimitError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_acquire(&self) -> Result<Permit, LimitError> {
         self.inner.meter.admitted(self.try_permit())
@@ -379,7 +379,7 @@ impl Limiter {
     /// use uno_limit::{LimitError, Limiter};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let limiter = Limiter::new(1)?;
     /// let _held = limiter.acquire().await?;
     /// let timeout = Duration::from_secs(1);
@@ -470,7 +470,7 @@ impl Limiter {
     /// use uno_limit::{LimitError, Limiter};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let limiter = Limiter::new(4)?;
     /// limiter.close();
     /// assert_eq!(limiter.run(async {}).await, Err(LimitError::Closed));
@@ -542,7 +542,7 @@ impl LimiterBuilder {
     /// use uno_limit::{LimitError, Limiter};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // At most 4 at once, and at most 10 starts a second, one at a time.
     /// let api = Limiter::builder().limit(4).rate(10, Duration::from_secs(1)).burst(1).build()?;
     /// let started = Instant::now();
@@ -568,13 +568,13 @@ impl LimiterBuilder {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] for a limit of 0, [`LimitError::LimitTooLarge`] above
-    /// tokio's semaphore maximum, [`LimitError::InvalidConfig`] when no limit was set,
+    /// [`BuildError::ZeroLimit`] for a limit of 0, [`BuildError::LimitTooLarge`] above
+    /// tokio's semaphore maximum, [`BuildError::InvalidConfig`] when no limit was set,
     /// the policy's timeout is zero, a burst was set without a rate, or the rate is
     /// refused as [`RateLimiterBuilder::build`] refuses it.
-    pub fn build(self) -> Result<Limiter, LimitError> {
+    pub fn build(self) -> Result<Limiter, BuildError> {
         let Some(limit) = self.limit else {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "no limit was set; call .limit(n) with n >= 1 (for a rate alone, use RateLimiter)",
             });
         };

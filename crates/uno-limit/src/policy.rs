@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::{AcquireError, TryAcquireError};
 
-use crate::LimitError;
 use crate::metrics::Meter;
+use crate::{BuildError, LimitError};
 
 /// What a limiter does when a caller asks for room and every permit is taken.
 ///
@@ -22,7 +22,7 @@ use crate::metrics::Meter;
 /// use uno_limit::{FullPolicy, LimitError, Limiter};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let bulkhead = Limiter::builder().limit(1).on_full(FullPolicy::Reject).build()?;
 /// let _held = bulkhead.acquire().await?;
 /// assert_eq!(bulkhead.run(async {}).await, Err(LimitError::Full { limit: 1 }));
@@ -50,9 +50,9 @@ pub enum FullPolicy {
 }
 
 impl FullPolicy {
-    pub(crate) fn validate(self) -> Result<Self, LimitError> {
+    pub(crate) fn validate(self) -> Result<Self, BuildError> {
         if self == FullPolicy::Timeout(Duration::ZERO) {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "a full-limiter timeout of zero never waits; use FullPolicy::Reject to refuse at once",
             });
         }

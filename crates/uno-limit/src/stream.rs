@@ -11,13 +11,13 @@ use futures_util::StreamExt as _;
 use futures_util::stream::Fuse;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 
-use crate::LimitError;
+use crate::BuildError;
 
 /// Stream adapters that run `f` on each item as a tokio task, at most `limit` at once.
 ///
 /// They are the safe counterpart of `futures`' `buffered` / `buffer_unordered`:
 ///
-/// - a limit of 0 is refused with [`LimitError::ZeroLimit`] instead of a stream that
+/// - a limit of 0 is refused with [`BuildError::ZeroLimit`] instead of a stream that
 ///   never yields;
 /// - each item's future runs as its own task, so it keeps making progress while the
 ///   consumer is busy between `next()` calls (with `buffer_unordered`, buffered futures
@@ -37,7 +37,7 @@ use crate::LimitError;
 /// use uno_limit::LimitStreamExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), uno_limit::LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let squares: Vec<u64> = futures_util::stream::iter(1..=5u64)
 ///     .map_limited(2, |n| async move { n * n })?
 ///     .collect()
@@ -55,7 +55,7 @@ pub trait LimitStreamExt: Stream + Sized {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] when `limit` is 0.
+    /// [`BuildError::ZeroLimit`] when `limit` is 0.
     ///
     /// # Panics
     ///
@@ -65,7 +65,7 @@ pub trait LimitStreamExt: Stream + Sized {
         self,
         limit: usize,
         f: F,
-    ) -> Result<MapLimited<Self, F, Fut::Output>, LimitError>
+    ) -> Result<MapLimited<Self, F, Fut::Output>, BuildError>
     where
         F: FnMut(Self::Item) -> Fut,
         Fut: Future + Send + 'static,
@@ -85,7 +85,7 @@ pub trait LimitStreamExt: Stream + Sized {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] when `limit` is 0.
+    /// [`BuildError::ZeroLimit`] when `limit` is 0.
     ///
     /// # Panics
     ///
@@ -95,7 +95,7 @@ pub trait LimitStreamExt: Stream + Sized {
         self,
         limit: usize,
         f: F,
-    ) -> Result<MapLimitedUnordered<Self, F, Fut::Output>, LimitError>
+    ) -> Result<MapLimitedUnordered<Self, F, Fut::Output>, BuildError>
     where
         F: FnMut(Self::Item) -> Fut,
         Fut: Future + Send + 'static,
@@ -229,9 +229,9 @@ where
     }
 }
 
-fn nonzero(limit: usize) -> Result<usize, LimitError> {
+fn nonzero(limit: usize) -> Result<usize, BuildError> {
     if limit == 0 {
-        return Err(LimitError::ZeroLimit);
+        return Err(BuildError::ZeroLimit);
     }
     Ok(limit)
 }

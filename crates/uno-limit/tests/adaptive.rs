@@ -8,7 +8,9 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use uno_limit::{AdaptiveLimiter, Aimd, Gradient2, LimitAlgorithm, LimitError, Outcome, Sample};
+use uno_limit::{
+    AdaptiveLimiter, Aimd, BuildError, Gradient2, LimitAlgorithm, LimitError, Outcome, Sample,
+};
 
 fn aimd(initial: usize, min: usize, max: usize) -> Aimd {
     Aimd::builder()
@@ -24,7 +26,7 @@ fn aimd(initial: usize, min: usize, max: usize) -> Aimd {
 async fn bad_bounds_are_refused() {
     assert_eq!(
         Aimd::builder().min_limit(0).build().unwrap_err(),
-        LimitError::ZeroLimit
+        BuildError::ZeroLimit
     );
     for bad in [
         Aimd::builder().min_limit(10).max_limit(5).build(),
@@ -33,7 +35,7 @@ async fn bad_bounds_are_refused() {
         Aimd::builder().backoff_ratio(0.1).build(),
         Aimd::builder().latency_threshold(Duration::ZERO).build(),
     ] {
-        assert!(matches!(bad.unwrap_err(), LimitError::InvalidConfig { .. }));
+        assert!(matches!(bad.unwrap_err(), BuildError::InvalidConfig { .. }));
     }
     for bad in [
         Gradient2::builder().smoothing(0.0).build(),
@@ -260,6 +262,6 @@ async fn reject_and_timeout_policies_apply_to_acquire_and_run() {
             uno_limit::FullPolicy::Timeout(Duration::ZERO)
         )
         .unwrap_err(),
-        LimitError::InvalidConfig { .. }
+        BuildError::InvalidConfig { .. }
     ));
 }

@@ -3,7 +3,7 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use uno_limit::{FullPolicy, KeyedLimiter, LimitError, Limiter, RateLimiter};
+use uno_limit::{BuildError, FullPolicy, KeyedLimiter, LimitError, Limiter, RateLimiter};
 
 async fn fetch(ok: bool) -> std::io::Result<u32> {
     if ok {
@@ -60,19 +60,21 @@ fn every_refusal_maps_to_a_fitting_io_error_kind() {
             ErrorKind::TimedOut,
         ),
         (LimitError::DeadlinePassed, ErrorKind::TimedOut),
-        (LimitError::ZeroLimit, ErrorKind::InvalidInput),
-        (
-            LimitError::LimitTooLarge {
-                limit: usize::MAX,
-                max: 1,
-            },
-            ErrorKind::InvalidInput,
-        ),
-        (
-            LimitError::InvalidConfig { reason: "x" },
-            ErrorKind::InvalidInput,
-        ),
     ];
+    // Bad configuration, refused at construction, is `InvalidInput`.
+    for error in [
+        BuildError::ZeroLimit,
+        BuildError::LimitTooLarge {
+            limit: usize::MAX,
+            max: 1,
+        },
+        BuildError::InvalidConfig { reason: "x" },
+    ] {
+        let message = error.to_string();
+        let io: std::io::Error = error.into();
+        assert_eq!(io.kind(), ErrorKind::InvalidInput, "{message}");
+        assert_eq!(io.to_string(), message);
+    }
     for (error, kind) in cases {
         let message = error.to_string();
         let io: std::io::Error = error.into();

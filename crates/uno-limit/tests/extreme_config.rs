@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use uno_limit::{
-    AdaptiveLimiter, Aimd, FullPolicy, Gradient2, KeyedLimiter, KeyedRateLimiter, LimitAlgorithm,
-    LimitError, Limiter, Outcome, RateLimiter, Sample,
+    AdaptiveLimiter, Aimd, BuildError, FullPolicy, Gradient2, KeyedLimiter, KeyedRateLimiter,
+    LimitAlgorithm, LimitError, Limiter, Outcome, RateLimiter, Sample,
 };
 
 fn paused_runtime() -> tokio::runtime::Runtime {
@@ -321,7 +321,7 @@ proptest! {
             let built = RateLimiter::builder().rate(count, period).burst(burst).build();
             let rate = match built {
                 Ok(rate) => rate,
-                Err(LimitError::InvalidConfig { .. }) => return,
+                Err(BuildError::InvalidConfig { .. }) => return,
                 Err(other) => panic!("unexpected {other:?}"),
             };
             assert_eq!(rate.burst(), burst);

@@ -10,17 +10,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use uno_limit::{FullPolicy, KeyedLimiter, LimitError};
+use uno_limit::{BuildError, FullPolicy, KeyedLimiter, LimitError};
 
 #[tokio::test]
 async fn zero_limit_per_key_is_refused() {
     assert_eq!(
         KeyedLimiter::<u32>::new(0).unwrap_err(),
-        LimitError::ZeroLimit
+        BuildError::ZeroLimit
     );
     assert!(matches!(
         KeyedLimiter::<u32>::with_policy(1, FullPolicy::Timeout(Duration::ZERO)).unwrap_err(),
-        LimitError::InvalidConfig { .. }
+        BuildError::InvalidConfig { .. }
     ));
 }
 

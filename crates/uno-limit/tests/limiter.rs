@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use uno_limit::{FullPolicy, LimitError, Limiter};
+use uno_limit::{BuildError, FullPolicy, LimitError, Limiter};
 
 /// Counts operations running now and remembers the most ever seen at once.
 #[derive(Default)]
@@ -137,19 +137,19 @@ async fn waiters_are_served_in_fifo_order_multi_thread() {
 
 #[tokio::test]
 async fn zero_limit_is_refused_with_a_clear_error() {
-    assert_eq!(Limiter::new(0).unwrap_err(), LimitError::ZeroLimit);
-    assert!(LimitError::ZeroLimit.to_string().contains("at least 1"));
+    assert_eq!(Limiter::new(0).unwrap_err(), BuildError::ZeroLimit);
+    assert!(BuildError::ZeroLimit.to_string().contains("at least 1"));
     let unset = Limiter::builder().build().unwrap_err();
-    assert!(matches!(unset, LimitError::InvalidConfig { .. }));
+    assert!(matches!(unset, BuildError::InvalidConfig { .. }));
     let zero_timeout = Limiter::builder()
         .limit(1)
         .on_full(FullPolicy::Timeout(Duration::ZERO))
         .build()
         .unwrap_err();
-    assert!(matches!(zero_timeout, LimitError::InvalidConfig { .. }));
+    assert!(matches!(zero_timeout, BuildError::InvalidConfig { .. }));
     assert!(matches!(
         Limiter::new(usize::MAX).unwrap_err(),
-        LimitError::LimitTooLarge { .. }
+        BuildError::LimitTooLarge { .. }
     ));
 }
 

@@ -14,8 +14,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use uno_limit::LimitError;
 use uno_limit::postgres::{DEFAULT_POLL_INTERVAL, MAX_LIMIT, PgLimiter};
+use uno_limit::{BuildError, LimitError};
 use uno_testkit::{Server, server_url};
 
 /// How long anything here may take before the test fails instead of hanging.
@@ -115,10 +115,10 @@ async fn bad_input_is_refused_at_construction() {
         .connect_lazy("postgres://postgres@127.0.0.1:1/test")
         .expect("a lazy pool");
     let build = |limit| PgLimiter::new(pool.clone(), "bad-input", limit).map(|_| ());
-    assert_eq!(build(0), Err(LimitError::ZeroLimit));
+    assert_eq!(build(0), Err(BuildError::ZeroLimit));
     assert_eq!(
         build(MAX_LIMIT + 1),
-        Err(LimitError::LimitTooLarge {
+        Err(BuildError::LimitTooLarge {
             limit: MAX_LIMIT + 1,
             max: MAX_LIMIT
         })
@@ -126,19 +126,19 @@ async fn bad_input_is_refused_at_construction() {
     assert_eq!(
         build(usize::MAX)
             .err()
-            .map(|e| matches!(e, LimitError::LimitTooLarge { .. })),
+            .map(|e| matches!(e, BuildError::LimitTooLarge { .. })),
         Some(true)
     );
     assert!(build(MAX_LIMIT).is_ok());
     assert!(matches!(
         PgLimiter::new(pool.clone(), "", 1),
-        Err(LimitError::InvalidConfig { .. })
+        Err(BuildError::InvalidConfig { .. })
     ));
     assert!(matches!(
         PgLimiter::builder(pool, "zero-poll", 1)
             .poll_interval(Duration::ZERO)
             .build(),
-        Err(LimitError::InvalidConfig { .. })
+        Err(BuildError::InvalidConfig { .. })
     ));
 }
 

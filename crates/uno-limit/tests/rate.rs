@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use uno_limit::{FullPolicy, KeyedRateLimiter, LimitError, Limiter, RateLimiter};
+use uno_limit::{BuildError, FullPolicy, KeyedRateLimiter, LimitError, Limiter, RateLimiter};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -280,9 +280,9 @@ async fn run_waits_for_its_slot_then_runs() {
 #[test]
 fn bad_settings_are_refused_at_build() {
     let period = Duration::from_secs(1);
-    let invalid = |result: Result<RateLimiter, LimitError>| {
+    let invalid = |result: Result<RateLimiter, BuildError>| {
         assert!(
-            matches!(result, Err(LimitError::InvalidConfig { .. })),
+            matches!(result, Err(BuildError::InvalidConfig { .. })),
             "{result:?}"
         );
     };
@@ -306,10 +306,10 @@ fn bad_settings_are_refused_at_build() {
         .build();
     assert_eq!(fine.unwrap().burst(), u32::MAX);
     let keyed: Result<KeyedRateLimiter<u8>, _> = KeyedRateLimiter::new(0, period);
-    assert!(matches!(keyed, Err(LimitError::InvalidConfig { .. })));
+    assert!(matches!(keyed, Err(BuildError::InvalidConfig { .. })));
     let no_rate = Limiter::builder().limit(1).burst(2).build();
     assert!(
-        matches!(no_rate, Err(LimitError::InvalidConfig { .. })),
+        matches!(no_rate, Err(BuildError::InvalidConfig { .. })),
         "{no_rate:?}"
     );
 }
@@ -322,7 +322,7 @@ fn errors_say_what_to_do() {
     .to_string();
     assert!(message.contains("250ms"), "{message}");
     assert!(message.contains("retry"), "{message}");
-    let Err(LimitError::InvalidConfig { reason }) = RateLimiter::new(0, Duration::from_secs(1))
+    let Err(BuildError::InvalidConfig { reason }) = RateLimiter::new(0, Duration::from_secs(1))
     else {
         panic!("a zero count must be refused");
     };

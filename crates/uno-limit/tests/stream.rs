@@ -6,21 +6,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use uno_limit::{LimitError, LimitStreamExt};
+use uno_limit::{BuildError, LimitStreamExt};
 
 #[tokio::test]
 async fn zero_in_flight_is_refused() {
     let items = futures_util::stream::iter(0..3);
     assert_eq!(
         items.map_limited(0, |n| async move { n }).unwrap_err(),
-        LimitError::ZeroLimit
+        BuildError::ZeroLimit
     );
     let items = futures_util::stream::iter(0..3);
     assert_eq!(
         items
             .map_limited_unordered(0, |n| async move { n })
             .unwrap_err(),
-        LimitError::ZeroLimit
+        BuildError::ZeroLimit
     );
 }
 

@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::{Layer, Service, ServiceExt};
 use uno_limit::tower::{BoxError, LimitLayer, LimitService};
-use uno_limit::{FullPolicy, LimitError, Limiter, RateLimiter};
+use uno_limit::{BuildError, FullPolicy, LimitError, Limiter, RateLimiter};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -441,7 +441,7 @@ fn a_zero_rate_timeout_is_refused() {
     let refused = LimitLayer::rate_with_policy(rate, FullPolicy::Timeout(Duration::ZERO));
     assert!(matches!(
         refused.unwrap_err(),
-        LimitError::InvalidConfig { .. }
+        BuildError::InvalidConfig { .. }
     ));
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{LimitAlgorithm, Outcome, Sample, check_bounds};
-use crate::LimitError;
+use crate::BuildError;
 
 /// Additive increase, multiplicative decrease, as TCP's congestion control and
 /// Netflix's `AIMDLimit` do.
@@ -33,7 +33,7 @@ use crate::LimitError;
 /// use uno_limit::{Aimd, LimitAlgorithm, Outcome, Sample};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), uno_limit::LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut aimd = Aimd::builder().initial_limit(10).build()?;
 /// let busy = Sample::new(Instant::now(), Duration::from_millis(5), 8, Outcome::Success);
 /// for _ in 0..11 {
@@ -169,18 +169,18 @@ impl AimdBuilder {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] for a zero `min_limit`, [`LimitError::InvalidConfig`]
+    /// [`BuildError::ZeroLimit`] for a zero `min_limit`, [`BuildError::InvalidConfig`]
     /// when the bounds do not nest, the backoff ratio is outside `0.5..1.0` or the
-    /// latency threshold is zero, [`LimitError::LimitTooLarge`] for a huge `max_limit`.
-    pub fn build(self) -> Result<Aimd, LimitError> {
+    /// latency threshold is zero, [`BuildError::LimitTooLarge`] for a huge `max_limit`.
+    pub fn build(self) -> Result<Aimd, BuildError> {
         check_bounds(self.min_limit, self.initial_limit, self.max_limit)?;
         if !(0.5..1.0).contains(&self.backoff_ratio) {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "backoff_ratio must be in 0.5..1.0 so that overload shrinks the limit without collapsing it",
             });
         }
         if self.latency_threshold.is_zero() {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "a zero latency_threshold would count every call as overload; use the latency you consider too slow",
             });
         }

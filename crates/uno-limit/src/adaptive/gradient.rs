@@ -1,7 +1,7 @@
 //! Netflix's Gradient2: compare short-term to long-term latency.
 
 use super::{LimitAlgorithm, Outcome, Sample, check_bounds};
-use crate::LimitError;
+use crate::BuildError;
 
 /// Netflix's `Gradient2Limit`: the limit follows the ratio of long-term to
 /// short-term latency.
@@ -29,7 +29,7 @@ use crate::LimitError;
 /// let gradient = Gradient2::builder().initial_limit(10).max_limit(50).build()?;
 /// let limiter = AdaptiveLimiter::new(gradient);
 /// assert_eq!(limiter.limit(), 10);
-/// # Ok::<(), uno_limit::LimitError>(())
+/// # Ok::<(), uno_limit::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Gradient2 {
@@ -199,23 +199,23 @@ impl Gradient2Builder {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] for a zero `min_limit`, [`LimitError::InvalidConfig`]
+    /// [`BuildError::ZeroLimit`] for a zero `min_limit`, [`BuildError::InvalidConfig`]
     /// when the bounds do not nest or a tuning value is out of range,
-    /// [`LimitError::LimitTooLarge`] for a huge `max_limit`.
-    pub fn build(self) -> Result<Gradient2, LimitError> {
+    /// [`BuildError::LimitTooLarge`] for a huge `max_limit`.
+    pub fn build(self) -> Result<Gradient2, BuildError> {
         check_bounds(self.min_limit, self.initial_limit, self.max_limit)?;
         if !(self.smoothing > 0.0 && self.smoothing <= 1.0) {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "smoothing must be in (0, 1]; 0 would never move the limit",
             });
         }
         if !(self.rtt_tolerance >= 1.0 && self.rtt_tolerance.is_finite()) {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "rtt_tolerance must be a finite number >= 1.0",
             });
         }
         if self.long_window == 0 {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "long_window must be at least 1 sample",
             });
         }

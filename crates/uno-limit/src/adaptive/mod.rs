@@ -19,7 +19,7 @@ pub use self::aimd::{Aimd, AimdBuilder};
 pub use self::gradient::{Gradient2, Gradient2Builder};
 use crate::metrics::Meter;
 use crate::policy::{admit, try_error};
-use crate::{FullPolicy, LimitError};
+use crate::{BuildError, FullPolicy, LimitError};
 
 /// How one operation run under an [`AdaptiveLimiter`] ended, as its caller reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub trait LimitAlgorithm: Send + 'static {
 /// use uno_limit::{AdaptiveLimiter, Aimd, LimitError};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let aimd = Aimd::builder()
 ///     .initial_limit(10)
 ///     .min_limit(2)
@@ -182,7 +182,7 @@ impl AdaptiveLimiter {
     ///
     /// # Errors
     ///
-    /// [`LimitError::InvalidConfig`] for a zero [`FullPolicy::Timeout`].
+    /// [`BuildError::InvalidConfig`] for a zero [`FullPolicy::Timeout`].
     ///
     /// # Examples
     ///
@@ -190,7 +190,7 @@ impl AdaptiveLimiter {
     /// use uno_limit::{AdaptiveLimiter, Aimd, FullPolicy, LimitError};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let aimd = Aimd::builder().initial_limit(1).build()?;
     /// let limiter = AdaptiveLimiter::with_policy(aimd, FullPolicy::Reject)?;
     /// let _busy = limiter.acquire().await?;
@@ -201,7 +201,7 @@ impl AdaptiveLimiter {
     pub fn with_policy(
         algorithm: impl LimitAlgorithm,
         on_full: FullPolicy,
-    ) -> Result<Self, LimitError> {
+    ) -> Result<Self, BuildError> {
         Ok(Self::build(algorithm, on_full.validate()?))
     }
 
@@ -275,7 +275,7 @@ impl AdaptiveLimiter {
     /// use uno_limit::{AdaptiveLimiter, Gradient2, LimitError};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let limiter = AdaptiveLimiter::new(Gradient2::default());
     /// let answer = limiter.run(async { Ok::<_, std::io::Error>(42) }).await?;
     /// assert_eq!(answer.unwrap(), 42);
@@ -564,22 +564,22 @@ impl fmt::Debug for AdaptivePermit {
 }
 
 /// Checks the bounds every algorithm shares.
-fn check_bounds(min: usize, initial: usize, max: usize) -> Result<(), LimitError> {
+fn check_bounds(min: usize, initial: usize, max: usize) -> Result<(), BuildError> {
     if min == 0 {
-        return Err(LimitError::ZeroLimit);
+        return Err(BuildError::ZeroLimit);
     }
     if min > max {
-        return Err(LimitError::InvalidConfig {
+        return Err(BuildError::InvalidConfig {
             reason: "min_limit is above max_limit; make min_limit <= max_limit",
         });
     }
     if initial < min || initial > max {
-        return Err(LimitError::InvalidConfig {
+        return Err(BuildError::InvalidConfig {
             reason: "initial_limit is outside min_limit..=max_limit; choose a start inside the bounds",
         });
     }
     if max > Semaphore::MAX_PERMITS {
-        return Err(LimitError::LimitTooLarge {
+        return Err(BuildError::LimitTooLarge {
             limit: max,
             max: Semaphore::MAX_PERMITS,
         });

@@ -34,8 +34,8 @@ use tokio::task::AbortHandle;
 
 pub use self::permit::PgPermit;
 use self::permit::Tainted;
-use crate::LimitError;
 use crate::policy::{WaitingGuard, wait_until};
+use crate::{BuildError, LimitError};
 
 /// The largest limit a [`PgLimiter`] takes. Each held permit keeps a database
 /// connection, so a real limit is far smaller (PostgreSQL's `max_connections` is 100 by
@@ -173,15 +173,15 @@ impl PgLimiterBuilder {
     ///
     /// # Errors
     ///
-    /// [`LimitError::ZeroLimit`] for a limit of 0, [`LimitError::LimitTooLarge`] above
-    /// [`MAX_LIMIT`] slots, [`LimitError::InvalidConfig`] for an empty name or a zero poll
+    /// [`BuildError::ZeroLimit`] for a limit of 0, [`BuildError::LimitTooLarge`] above
+    /// [`MAX_LIMIT`] slots, [`BuildError::InvalidConfig`] for an empty name or a zero poll
     /// interval.
-    pub fn build(self) -> Result<PgLimiter, LimitError> {
+    pub fn build(self) -> Result<PgLimiter, BuildError> {
         if self.limit == 0 {
-            return Err(LimitError::ZeroLimit);
+            return Err(BuildError::ZeroLimit);
         }
         if self.limit > MAX_LIMIT {
-            return Err(LimitError::LimitTooLarge {
+            return Err(BuildError::LimitTooLarge {
                 limit: self.limit,
                 max: MAX_LIMIT,
             });
@@ -189,12 +189,12 @@ impl PgLimiterBuilder {
         // At most MAX_LIMIT, so it fits.
         let limit = i32::try_from(self.limit).unwrap_or(i32::MAX);
         if self.name.is_empty() {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "a shared limit needs a non-empty name; every process that shares it uses the same name",
             });
         }
         if self.poll_interval.is_zero() {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "a poll interval of zero would query the server in a loop; use at least a few milliseconds",
             });
         }
@@ -227,7 +227,7 @@ impl PgLimiter {
     /// # Errors
     ///
     /// As [`PgLimiterBuilder::build`].
-    pub fn new(pool: PgPool, name: impl Into<String>, limit: usize) -> Result<Self, LimitError> {
+    pub fn new(pool: PgPool, name: impl Into<String>, limit: usize) -> Result<Self, BuildError> {
         Self::builder(pool, name, limit).build()
     }
 

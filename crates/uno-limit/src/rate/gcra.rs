@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::LimitError;
+use crate::BuildError;
 
 /// The longest span a burst may cover: a century, far inside `u64` nanoseconds
 /// (584 years), so timestamps never overflow while a process lives.
@@ -20,8 +20,8 @@ pub(crate) struct Gcra {
 
 impl Gcra {
     /// Checks a rate of `count` calls per `period` with bursts of `burst`.
-    pub(crate) fn new(count: u32, period: Duration, burst: u32) -> Result<Self, LimitError> {
-        let invalid = |reason| Err(LimitError::InvalidConfig { reason });
+    pub(crate) fn new(count: u32, period: Duration, burst: u32) -> Result<Self, BuildError> {
+        let invalid = |reason| Err(BuildError::InvalidConfig { reason });
         if count == 0 {
             return invalid(
                 "a rate of 0 calls per period admits nothing; use a count of at least 1",

@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{Clock, Gcra, RateLimiterBuilder, sleep_unless_closed};
-use crate::LimitError;
 use crate::policy::wait_until;
+use crate::{BuildError, LimitError};
 
 /// The fewest tracked keys at which idle keys are swept out.
 const MIN_SWEEP: usize = 1024;
@@ -35,7 +35,7 @@ const MIN_SWEEP: usize = 1024;
 /// use uno_limit::{KeyedRateLimiter, LimitError};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() -> Result<(), LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // Each client: 2 requests per second, no burst beyond that.
 /// let per_client = KeyedRateLimiter::new(2, Duration::from_secs(1))?;
 /// per_client.try_acquire("10.0.0.1")?;
@@ -92,7 +92,7 @@ impl<K: Hash + Eq> KeyedRateLimiter<K> {
     /// # Errors
     ///
     /// As [`RateLimiter::new`](crate::RateLimiter::new).
-    pub fn new(count: u32, period: Duration) -> Result<Self, LimitError> {
+    pub fn new(count: u32, period: Duration) -> Result<Self, BuildError> {
         Self::builder().rate(count, period).build_keyed()
     }
 
@@ -363,9 +363,9 @@ impl RateLimiterBuilder {
     ///     .burst(10)
     ///     .build_keyed()?;
     /// assert_eq!(per_user.burst(), 10);
-    /// # Ok::<(), uno_limit::LimitError>(())
+    /// # Ok::<(), uno_limit::BuildError>(())
     /// ```
-    pub fn build_keyed<K: Hash + Eq>(self) -> Result<KeyedRateLimiter<K>, LimitError> {
+    pub fn build_keyed<K: Hash + Eq>(self) -> Result<KeyedRateLimiter<K>, BuildError> {
         let (gcra, clock) = self.parts()?;
         Ok(KeyedRateLimiter::from_parts(gcra, clock))
     }

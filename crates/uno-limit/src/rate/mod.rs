@@ -18,8 +18,8 @@ pub(crate) use self::clock::Clock;
 pub use self::clock::RateClock;
 pub(crate) use self::gcra::Gcra;
 pub use self::keyed::KeyedRateLimiter;
-use crate::LimitError;
 use crate::policy::{WaitingGuard, wait_until};
+use crate::{BuildError, LimitError};
 
 /// Admits at most `count` calls per `period`, with bursts of up to `burst` calls, by
 /// the generic cell rate algorithm (GCRA, as in ATM networks and the `governor` crate).
@@ -41,7 +41,7 @@ use crate::policy::{WaitingGuard, wait_until};
 /// use uno_limit::{LimitError, RateLimiter};
 ///
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() -> Result<(), LimitError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // 10 calls per second, in bursts of at most 2.
 /// let rate = RateLimiter::builder().rate(10, Duration::from_secs(1)).burst(2).build()?;
 /// let started = Instant::now();
@@ -99,7 +99,7 @@ impl RateLimiter {
     ///
     /// # Errors
     ///
-    /// [`LimitError::InvalidConfig`] when `count` or `period` is zero, when one call
+    /// [`BuildError::InvalidConfig`] when `count` or `period` is zero, when one call
     /// per `period / count` is more often than once a nanosecond, or when a burst
     /// would span more than a century.
     ///
@@ -113,9 +113,9 @@ impl RateLimiter {
     /// assert_eq!(rate.interval(), Duration::from_millis(10));
     /// assert_eq!(rate.burst(), 100);
     /// assert!(RateLimiter::new(0, Duration::from_secs(1)).is_err());
-    /// # Ok::<(), uno_limit::LimitError>(())
+    /// # Ok::<(), uno_limit::BuildError>(())
     /// ```
-    pub fn new(count: u32, period: Duration) -> Result<Self, LimitError> {
+    pub fn new(count: u32, period: Duration) -> Result<Self, BuildError> {
         Self::builder().rate(count, period).build()
     }
 
@@ -142,7 +142,7 @@ impl RateLimiter {
     /// use uno_limit::{LimitError, RateLimiter};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let rate = RateLimiter::new(1, Duration::from_secs(2))?;
     /// rate.try_acquire()?;
     /// assert_eq!(
@@ -243,7 +243,7 @@ impl RateLimiter {
     /// use uno_limit::{LimitError, RateLimiter};
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), LimitError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let rate = RateLimiter::new(5, Duration::from_secs(1))?;
     /// assert_eq!(rate.run(async { "sent" }).await?, "sent");
     /// # Ok(())
@@ -351,18 +351,18 @@ impl RateLimiterBuilder {
     ///
     /// # Errors
     ///
-    /// [`LimitError::InvalidConfig`] when no rate was set, for a zero count, period or
+    /// [`BuildError::InvalidConfig`] when no rate was set, for a zero count, period or
     /// burst, for a rate above one call per nanosecond, and for a burst spanning more
     /// than a century.
-    pub fn build(self) -> Result<RateLimiter, LimitError> {
+    pub fn build(self) -> Result<RateLimiter, BuildError> {
         let (gcra, clock) = self.parts()?;
         Ok(RateLimiter::from_parts(gcra, clock))
     }
 
     /// The checked rate and a started clock.
-    pub(crate) fn parts(self) -> Result<(Gcra, Clock), LimitError> {
+    pub(crate) fn parts(self) -> Result<(Gcra, Clock), BuildError> {
         let Some((count, period)) = self.rate else {
-            return Err(LimitError::InvalidConfig {
+            return Err(BuildError::InvalidConfig {
                 reason: "no rate was set; call .rate(count, period)",
             });
         };

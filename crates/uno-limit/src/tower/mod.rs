@@ -68,8 +68,11 @@ use tower_layer::Layer;
 
 pub use self::future::{AdaptiveResponseFuture, KeyedResponseFuture, ResponseFuture};
 pub use self::service::LimitService;
+// Named in the docs' links only.
+#[cfg(doc)]
+use crate::LimitError;
 use crate::{
-    AdaptiveLimiter, AdaptivePermit, FullPolicy, KeyedLimiter, LimitError, Limiter, Outcome,
+    AdaptiveLimiter, AdaptivePermit, BuildError, FullPolicy, KeyedLimiter, Limiter, Outcome,
     Permit, RateLimiter,
 };
 
@@ -99,7 +102,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// let bulkhead = Limiter::builder().limit(10).on_full(FullPolicy::Reject).build()?;
 /// let layer = LimitLayer::new(bulkhead);
 /// # let _ = layer;
-/// # Ok::<(), LimitError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct LimitLayer<L = Limiter> {
@@ -227,7 +230,7 @@ impl LimitLayer<RateLimit> {
     ///
     /// # Errors
     ///
-    /// [`LimitError::InvalidConfig`] for a zero [`FullPolicy::Timeout`] (use
+    /// [`BuildError::InvalidConfig`] for a zero [`FullPolicy::Timeout`] (use
     /// [`FullPolicy::Reject`] to refuse at once).
     ///
     /// # Examples
@@ -240,9 +243,9 @@ impl LimitLayer<RateLimit> {
     /// let quota = RateLimiter::new(100, Duration::from_secs(60))?;
     /// let layer = LimitLayer::rate_with_policy(quota, FullPolicy::Reject)?;
     /// # let _ = layer;
-    /// # Ok::<(), LimitError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn rate_with_policy(rate: RateLimiter, on_full: FullPolicy) -> Result<Self, LimitError> {
+    pub fn rate_with_policy(rate: RateLimiter, on_full: FullPolicy) -> Result<Self, BuildError> {
         Ok(LimitLayer {
             limit: RateLimit {
                 rate,
@@ -324,7 +327,7 @@ impl<K: Hash + Eq, F> LimitLayer<KeyedLimit<K, F>> {
     /// let per_tenant: KeyedLimiter<String> = KeyedLimiter::new(4)?;
     /// let layer = LimitLayer::keyed(per_tenant, |query: &Query| query.tenant.clone());
     /// # let _ = layer;
-    /// # Ok::<(), LimitError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn keyed(limiter: KeyedLimiter<K>, key: F) -> Self {
         LimitLayer {
