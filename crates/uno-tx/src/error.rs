@@ -94,14 +94,19 @@ pub enum Error<E = sqlx::Error> {
         /// The caller's effective deadline, the one that passed.
         deadline: Instant,
     },
+}
 
-    /// A [`TransactionManager`](crate::TransactionManager) option is out of range, such
-    /// as a zero timeout.
-    #[error("invalid transaction manager option: {reason}")]
-    Invalid {
-        /// What is wrong, and what to do instead.
-        reason: &'static str,
-    },
+/// Why [`TransactionManagerBuilder::build`](crate::TransactionManagerBuilder::build)
+/// refused its options. Apart from [`Error`], which says how one transaction ended, so
+/// that each error type holds only what can happen where it is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A zero timeout: every transaction would time out.
+    #[error(
+        "the transaction timeout is zero, so every transaction would time out; use a positive duration, or none"
+    )]
+    ZeroTimeout,
 
     /// The backend cannot run a transaction with the requested option.
     #[error("{backend} cannot run transactions with {option}; choose an option it supports")]
@@ -213,11 +218,7 @@ impl<E: AsSqlxError<Via>, Via> AsSqlxError<Via> for Error<E> {
                 .as_ref()
                 .and_then(AsSqlxError::as_sqlx_error)
                 .or(Some(source)),
-            Error::Timeout { .. }
-            | Error::DeadlinePassed { .. }
-            | Error::Lost { .. }
-            | Error::Invalid { .. }
-            | Error::Unsupported { .. } => None,
+            Error::Timeout { .. } | Error::DeadlinePassed { .. } | Error::Lost { .. } => None,
         }
     }
 }

@@ -71,7 +71,7 @@
 //!
 //! | name | labels | counts |
 //! | --- | --- | --- |
-//! | `uno_tx_attempts_total` | `backend`, `outcome` | transactions tried, each attempt of a retried `run` apart, by how it ended: `committed`, `rolled_back` (its work is not in the database), `begin_failed`, `commit_failed`, `invalid` |
+//! | `uno_tx_attempts_total` | `backend`, `outcome` | transactions tried, each attempt of a retried `run` apart, by how it ended: `committed`, `rolled_back` (its work is not in the database), `begin_failed`, `commit_failed` |
 //! | `uno_tx_retries_total` | `backend` | attempts after the first of a retried `run` |
 //!
 //! `backend` is `SQLite`, `PostgreSQL` or `MySQL`. A transaction whose future was
@@ -98,7 +98,7 @@ mod tx;
 pub use crate::backend::Backend;
 pub use crate::classify::is_retryable;
 pub use crate::closure::{TransactionFn, TransactionFnMut};
-pub use crate::error::{AsSqlxError, Error, via};
+pub use crate::error::{AsSqlxError, BuildError, Error, via};
 pub use crate::manager::{TransactionManager, TransactionManagerBuilder};
 pub use crate::options::{AccessMode, BeginMode, IsolationLevel};
 pub use crate::source::TransactionSource;

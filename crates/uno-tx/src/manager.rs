@@ -17,7 +17,7 @@ use uno_retry::RetryPolicy;
 
 use crate::backend::Backend;
 use crate::closure::{TransactionFn, TransactionFnMut};
-use crate::error::{AsSqlxError, Error};
+use crate::error::{AsSqlxError, BuildError, Error};
 use crate::options::{AccessMode, BeginMode, BeginOptions, IsolationLevel};
 use crate::pooled::run_pooled;
 use crate::source::begin_on_pool;
@@ -579,17 +579,15 @@ impl<DB: Backend> TransactionManagerBuilder<DB> {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] for an option the backend cannot do (an isolation level
-    /// other than `SERIALIZABLE` on SQLite, a begin mode elsewhere), and
-    /// [`Error::Invalid`] for a zero timeout.
-    pub fn build(self) -> Result<TransactionManager<DB>, Error> {
+    /// [`BuildError::Unsupported`] for an option the backend cannot do (an isolation
+    /// level other than `SERIALIZABLE` on SQLite, a begin mode elsewhere), and
+    /// [`BuildError::ZeroTimeout`] for a zero timeout.
+    pub fn build(self) -> Result<TransactionManager<DB>, BuildError> {
         if self.timeout == Some(Duration::ZERO) {
-            return Err(Error::Invalid {
-                reason: "the timeout is zero, so every transaction would time out; use a positive duration",
-            });
+            return Err(BuildError::ZeroTimeout);
         }
         let statement =
-            DB::begin_statement(&self.options).map_err(|option| Error::Unsupported {
+            DB::begin_statement(&self.options).map_err(|option| BuildError::Unsupported {
                 option,
                 backend: DB::BACKEND_NAME,
             })?;

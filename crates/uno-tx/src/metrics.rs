@@ -9,7 +9,7 @@
 //! `backend` is `SQLite`, `PostgreSQL` or `MySQL`. `outcome` is `committed`;
 //! `rolled_back` (the closure failed or panicked, the timeout or the caller's deadline
 //! cut it, or the transaction was lost, so its work is not in the database);
-//! `begin_failed`, `commit_failed` or `invalid`. A transaction whose future was
+//! `begin_failed` or `commit_failed`. A transaction whose future was
 //! dropped (it rolls back) is not counted.
 
 use crate::error::Error;
@@ -23,7 +23,6 @@ pub(crate) fn attempt_ended<T, E>(backend: &'static str, result: &Result<T, Erro
             Ok(_) => "committed",
             Err(Error::Begin(_)) => "begin_failed",
             Err(Error::Commit(_)) => "commit_failed",
-            Err(Error::Invalid { .. } | Error::Unsupported { .. }) => "invalid",
             Err(_) => "rolled_back",
         };
         metrics::counter!("uno_tx_attempts_total", "backend" => backend, "outcome" => outcome)

@@ -4,7 +4,7 @@
 ///
 /// PostgreSQL and MySQL/MariaDB accept all four levels. SQLite transactions are always
 /// serializable, so on SQLite only [`IsolationLevel::Serializable`] is accepted and the
-/// others are reported as [`Error::Unsupported`](crate::Error::Unsupported).
+/// others are reported as [`BuildError::Unsupported`](crate::BuildError::Unsupported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum IsolationLevel {
@@ -38,7 +38,7 @@ impl IsolationLevel {
 /// wait for the busy timeout; that is why writers default to
 /// [`BeginMode::Immediate`], which takes the write lock at `BEGIN` and waits there.
 /// Other backends have no begin mode; asking for one there is an
-/// [`Error::Unsupported`](crate::Error::Unsupported).
+/// [`BuildError::Unsupported`](crate::BuildError::Unsupported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BeginMode {

@@ -8,7 +8,8 @@ use sqlx::mysql::MySqlPoolOptions;
 use sqlx::{Connection, MySqlConnection, MySqlPool};
 use uno_testkit::{Server, server_url};
 use uno_tx::{
-    AccessMode, BeginMode, Error, IsolationLevel, TransactionManager, is_retryable, transaction,
+    AccessMode, BeginMode, BuildError, Error, IsolationLevel, TransactionManager, is_retryable,
+    transaction,
 };
 
 use common::{poll_then_drop, unique};
@@ -234,7 +235,7 @@ async fn isolation_levels_and_read_only_reach_the_server() {
     assert!(
         matches!(
             built,
-            Err(Error::Unsupported {
+            Err(BuildError::Unsupported {
                 backend: "MySQL",
                 ..
             })

@@ -12,7 +12,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use uno_testkit::{Server, server_url};
-use uno_tx::{BeginMode, Error, IsolationLevel, TransactionManager, is_retryable, transaction};
+use uno_tx::{
+    BeginMode, BuildError, Error, IsolationLevel, TransactionManager, is_retryable, transaction,
+};
 
 use common::{poll_then_drop, unique};
 
@@ -408,7 +410,7 @@ async fn a_begin_mode_is_refused_on_postgres() {
     assert!(
         matches!(
             built,
-            Err(Error::Unsupported {
+            Err(BuildError::Unsupported {
                 backend: "PostgreSQL",
                 ..
             })

@@ -12,7 +12,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use uno_tx::{
-    AccessMode, BeginMode, Error, IsolationLevel, TransactionManager, is_retryable, transaction,
+    AccessMode, BeginMode, BuildError, Error, IsolationLevel, TransactionManager, is_retryable,
+    transaction,
 };
 
 use common::{TempDb, poll_then_drop};
@@ -323,7 +324,7 @@ async fn isolation_levels_sqlite_cannot_do_are_refused() {
             .isolation_level(level)
             .build();
         match built {
-            Err(Error::Unsupported { option, backend }) => {
+            Err(BuildError::Unsupported { option, backend }) => {
                 assert_eq!(backend, "SQLite");
                 assert!(option.contains(level.as_sql()), "{option}");
             }
@@ -372,7 +373,7 @@ async fn zero_timeout_is_refused() {
     let built = TransactionManager::builder(pool)
         .timeout(Duration::ZERO)
         .build();
-    assert!(matches!(built, Err(Error::Invalid { .. })), "{built:?}");
+    assert!(matches!(built, Err(BuildError::ZeroTimeout)), "{built:?}");
 }
 
 #[tokio::test]
