@@ -82,6 +82,7 @@ pub(crate) fn run(mode: Mode) -> Result<(), String> {
         step("rustdoc (warnings denied)", doc)?;
         features()?;
         each_feature()?;
+        loom()?;
         // Benchmarks are built (in the dev profile, to stay cheap) but never timed here.
         step(
             "benchmarks build (not timed)",
@@ -161,6 +162,27 @@ fn features() -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+/// The loom models (`crates/uno-limit/tests/loom.rs`), built with `--cfg uno_loom` in a
+/// target directory of their own (so the main build's cache stays warm), in release
+/// (loom runs each model thousands of times) and with a bounded number of preemptions,
+/// as tokio's CI does, so that they finish in seconds.
+fn loom() -> Result<(), String> {
+    let mut command = cargo(&[
+        "test",
+        "-p",
+        "uno-limit",
+        "--test",
+        "loom",
+        "--release",
+        "--locked",
+    ]);
+    command
+        .env("RUSTFLAGS", "--cfg uno_loom")
+        .env("LOOM_MAX_PREEMPTIONS", "3")
+        .env("CARGO_TARGET_DIR", root().join("target").join("loom"));
+    step("loom models (uno-limit's adaptive accounting)", command)
 }
 
 /// Each pattern crate with no features, each feature alone, and all of them, so that a

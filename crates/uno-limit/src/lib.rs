@@ -93,6 +93,7 @@ mod policy;
 pub mod postgres;
 mod rate;
 mod stream;
+mod sync;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;

@@ -8,8 +8,8 @@ mod gradient;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -19,6 +19,7 @@ pub use self::aimd::{Aimd, AimdBuilder};
 pub use self::gradient::{Gradient2, Gradient2Builder};
 use crate::metrics::Meter;
 use crate::policy::{admit, try_error};
+use crate::sync::{AtomicUsize, Mutex, MutexGuard};
 use crate::{BuildError, FullPolicy, LimitError};
 
 /// How one operation run under an [`AdaptiveLimiter`] ended, as its caller reports it.
@@ -141,7 +142,9 @@ struct AdaptiveInner {
     semaphore: Arc<Semaphore>,
     on_full: FullPolicy,
     in_flight: AtomicUsize,
-    waiting: AtomicUsize,
+    /// A gauge shared with the waiting code every limiter uses; std's even under loom,
+    /// as it takes no part in the accounting.
+    waiting: std::sync::atomic::AtomicUsize,
     state: Mutex<AdaptiveState>,
     name: Option<Arc<str>>,
     meter: Meter,
@@ -237,7 +240,7 @@ impl AdaptiveLimiter {
                 semaphore: Arc::new(Semaphore::new(limit)),
                 on_full,
                 in_flight: AtomicUsize::new(0),
-                waiting: AtomicUsize::new(0),
+                waiting: std::sync::atomic::AtomicUsize::new(0),
                 state: Mutex::new(AdaptiveState {
                     algorithm: Box::new(algorithm),
                     limit,
