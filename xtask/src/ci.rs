@@ -164,25 +164,33 @@ fn features() -> Result<(), String> {
     Ok(())
 }
 
-/// The loom models (`crates/uno-limit/tests/loom.rs`), built with `--cfg uno_loom` in a
-/// target directory of their own (so the main build's cache stays warm), in release
-/// (loom runs each model thousands of times) and with a bounded number of preemptions,
-/// as tokio's CI does, so that they finish in seconds.
+/// The loom models: uno-limit's adaptive accounting (`crates/uno-limit/tests/loom.rs`)
+/// and uno-taskgroup's abort-handle hand-off (`src/shared/handoff.rs`), built with
+/// `--cfg uno_loom` in a target directory of their own (so the main build's cache
+/// stays warm), in release (loom runs each model many times) and with a bounded number
+/// of preemptions, as tokio's CI does, so that they finish in seconds.
 fn loom() -> Result<(), String> {
-    let mut command = cargo(&[
-        "test",
-        "-p",
-        "uno-limit",
-        "--test",
-        "loom",
-        "--release",
-        "--locked",
-    ]);
-    command
-        .env("RUSTFLAGS", "--cfg uno_loom")
-        .env("LOOM_MAX_PREEMPTIONS", "3")
-        .env("CARGO_TARGET_DIR", root().join("target").join("loom"));
-    step("loom models (uno-limit's adaptive accounting)", command)
+    let runs: [(&str, &[&str]); 2] = [
+        (
+            "loom models (uno-limit's adaptive accounting)",
+            &["-p", "uno-limit", "--test", "loom"],
+        ),
+        (
+            "loom models (uno-taskgroup's abort-handle hand-off)",
+            &["-p", "uno-taskgroup", "--lib", "--", "handoff::loom_models"],
+        ),
+    ];
+    for (name, args) in runs {
+        let mut all = vec!["test", "--release", "--locked"];
+        all.extend_from_slice(args);
+        let mut command = cargo(&all);
+        command
+            .env("RUSTFLAGS", "--cfg uno_loom")
+            .env("LOOM_MAX_PREEMPTIONS", "3")
+            .env("CARGO_TARGET_DIR", root().join("target").join("loom"));
+        step(name, command)?;
+    }
+    Ok(())
 }
 
 /// Each pattern crate with no features, each feature alone, and all of them, so that a

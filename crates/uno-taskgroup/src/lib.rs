@@ -59,6 +59,7 @@ mod group;
 mod settled;
 mod shared;
 mod spawner;
+mod sync;
 mod task;
 
 pub use builder::Builder;

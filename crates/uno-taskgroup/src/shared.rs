@@ -43,6 +43,7 @@ use crate::error::TaskError;
 use crate::task::TaskId;
 
 mod end;
+mod handoff;
 mod id_runs;
 mod join;
 mod run;
@@ -53,6 +54,7 @@ use self::id_runs::IdRuns;
 use self::slots::Slots;
 use self::spawn::Queued;
 
+use self::handoff::Handoff;
 pub(crate) use self::join::Progress;
 
 pub(crate) struct Shared<T, E> {
@@ -61,19 +63,14 @@ pub(crate) struct Shared<T, E> {
     /// below along with it.
     state: CachePadded<Mutex<State<T, E>>>,
     /// Abort handles of tasks just spawned (slot, id, handle), not yet moved into the
-    /// state's slots. A spawner puts its task's handle here rather than taking the
-    /// state's lock a second time; the next spawn, abort or join moves them over.
-    /// Only spawners touch it, so its lock is rarely contended. Taken under the
-    /// state's lock, never the other way round.
-    pending: Mutex<Vec<(usize, TaskId, AbortHandle)>>,
+    /// state's slots, and whether every task has been aborted: tasks that have not
+    /// started yet see that and never run their body (see `handoff.rs`).
+    pub(crate) handoff: Handoff<(usize, TaskId, AbortHandle)>,
     pub(crate) token: CancellationToken,
     /// Whether anyone but the group may cancel `token`: it has a parent, or was handed
     /// out by `token()`. Until then only the group cancels it, always after recording
     /// why in its state, so the token's own lock need not be taken to look at it.
     token_external: AtomicBool,
-    /// Set once every task has been aborted; tasks that have not started yet see it and
-    /// never run their body.
-    pub(crate) aborted: AtomicBool,
     max_concurrency: Option<usize>,
     /// Where queued tasks start: the runtime of the first task that was queued, as they
     /// are started from whichever thread frees a slot.
@@ -170,10 +167,9 @@ impl<T, E> Shared<T, E> {
                 joiner: None,
                 wake_on_each_completion: false,
             })),
-            pending: Mutex::new(Vec::new()),
+            handoff: Handoff::new(),
             token: config.token,
             token_external: AtomicBool::new(config.token_external),
-            aborted: AtomicBool::new(false),
             max_concurrency: config.max_concurrency,
             runtime: OnceLock::new(),
             fail_fast: config.fail_fast,
@@ -202,18 +198,13 @@ impl<T, E> Shared<T, E> {
         self.token_external.load(Ordering::Acquire) && self.token.is_cancelled()
     }
 
-    fn lock_pending(&self) -> MutexGuard<'_, Vec<(usize, TaskId, AbortHandle)>> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Moves the handles of spawned tasks into their slots; handles of tasks that
     /// ended meanwhile are dropped (no user code runs: only the tokio task's memory
     /// is freed).
     fn attach_pending(&self, state: &mut State<T, E>) {
-        let mut pending = self.lock_pending();
-        for (slot, id, handle) in pending.drain(..) {
+        self.handoff.take_all(|(slot, id, handle)| {
             let _ended = state.tasks.attach(slot, id, handle);
-        }
+        });
     }
 
     pub(crate) fn live(&self) -> usize {
@@ -270,7 +261,7 @@ mod tests {
     async fn a_task_whose_handle_is_still_pending_can_be_aborted() {
         let group = TaskGroup::<(), Infallible>::new();
         let stuck = group.spawn(std::future::pending()).unwrap();
-        assert_eq!(group.shared.lock_pending().len(), 1);
+        assert_eq!(group.shared.handoff.len(), 1);
         assert!(group.abort(stuck));
         assert_eq!(group.join().await.unwrap(), Vec::<()>::new());
     }
@@ -286,7 +277,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(group.shared.lock_pending().len(), 1);
+        assert_eq!(group.shared.handoff.len(), 1);
         drop(group);
         let aborted = tokio::time::timeout(std::time::Duration::from_secs(10), gone).await;
         assert!(aborted.expect("the task is aborted").is_err());

@@ -9,7 +9,6 @@
 
 use std::collections::VecDeque;
 use std::mem;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -64,7 +63,7 @@ impl<T, E> Shared<T, E> {
                     state.cancelled.push((id, false));
                     state.dropped_queued += 1;
                 }
-                (None, None) if self.aborted.load(Ordering::Acquire) => {
+                (None, None) if self.handoff.is_aborted() => {
                     state.cancelled.push((id, true));
                 }
                 // Nobody in the group stopped it, so its runtime dropped it: the runtime
@@ -153,7 +152,7 @@ impl<T, E> Shared<T, E> {
     /// Takes every live task's abort handle and every queued task, to be aborted and
     /// dropped once the lock is released.
     fn abort_all(&self, state: &mut State<T, E>) -> Teardown {
-        self.aborted.store(true, Ordering::Release);
+        self.handoff.mark_aborted();
         self.attach_pending(state);
         let queued = mem::take(&mut state.queue);
         for task in &queued {
@@ -192,7 +191,7 @@ impl<T, E> Shared<T, E> {
     pub(crate) fn closing_deadline(&self) -> Option<Instant> {
         let (teardown, deadline) = {
             let mut state = self.lock();
-            if self.aborted.load(Ordering::Acquire) {
+            if self.handoff.is_aborted() {
                 return None;
             }
             let since = *state.closing_since.get_or_insert_with(Instant::now);

@@ -9,7 +9,6 @@ use std::future::{Future, poll_fn};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use super::Shared;
@@ -85,7 +84,7 @@ where
     let guard = task.guard;
     let body = task.body;
     // A task spawned while the group was being torn down must not start its body.
-    if guard.shared.aborted.load(Ordering::Acquire) {
+    if guard.shared.handoff.is_aborted() {
         return;
     }
     let mut body = pin!(Some(body));

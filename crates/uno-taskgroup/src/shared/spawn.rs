@@ -4,13 +4,13 @@
 //! Invariants: `running` counts the slots marked running (spawned, not queued) and
 //! never exceeds `max_concurrency`; a queued task is never spawned once the group is
 //! closing (its token cancelled or `closing_since` set); a task's abort handle reaches
-//! its slot (through `pending`) or the task is aborted because `aborted` was seen set.
+//! its slot (through the hand-off, `handoff.rs`) or the task is aborted because the
+//! hand-off saw the group aborted.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
@@ -114,11 +114,9 @@ impl<T, E> Shared<T, E> {
         F: Future<Output = ()> + Send + 'static,
     {
         let handle = self.spawn_task(id, task, None);
-        self.lock_pending().push((slot, id, handle));
-        // The group may have been torn down since the reservation. `abort_all` sets
-        // the flag before it takes `pending`'s lock: either it found this handle, or
-        // the flag is seen here.
-        if self.aborted.load(Ordering::Acquire) {
+        // The group may have been torn down since the reservation: either the
+        // teardown takes this handle, or `park` sees it and this tears down again.
+        if self.handoff.park((slot, id, handle)) {
             self.abort_remaining();
         }
     }
@@ -126,7 +124,7 @@ impl<T, E> Shared<T, E> {
     fn attached(&self, attached: Result<(), AbortHandle>) {
         match attached {
             // The group may have been torn down between the reservation and now.
-            Ok(()) if self.aborted.load(Ordering::Acquire) => self.abort_remaining(),
+            Ok(()) if self.handoff.is_aborted() => self.abort_remaining(),
             Ok(()) => {}
             // The task has ended already; its handle is dropped here, outside the lock.
             Err(unused) => drop(unused),
