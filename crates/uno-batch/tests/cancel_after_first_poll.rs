@@ -83,3 +83,21 @@ async fn a_close_dropped_after_its_first_poll_still_closes_and_drains() {
     // A later close waits for the same end, which has come.
     batcher.close().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_wait_dropped_after_its_first_poll_does_not_affect_the_batchers() {
+    let (recorder, batcher, tickets) = three_waiting();
+    let draining = uno_batch::Draining::global();
+    // The last handle dropped: the batcher drains in the background, registered.
+    drop(batcher);
+    let mut wait = task::spawn(draining.wait());
+    // The worker has not run yet: the drain is still going.
+    assert_pending!(wait.poll());
+    drop(wait);
+
+    for (item, ticket) in (0..3).zip(tickets) {
+        assert_eq!(ticket.await, Ok(expected(item)));
+    }
+    draining.wait().await;
+    assert_eq!(recorder.batches(), [vec![0, 1, 2]]);
+}
