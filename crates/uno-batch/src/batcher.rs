@@ -1,4 +1,7 @@
 //! The batcher handle that callers add items through.
+//!
+//! The file runs past 450 lines because most of it is the public handle's documentation
+//! and examples (deadlines, cancel safety, every error); its code is about 250 lines.
 
 use std::fmt;
 use std::future::Future;

@@ -1,4 +1,7 @@
 //! `ResourcePool`: a pool of initialised resources on deadpool's managed pool.
+//!
+//! The file runs past 450 lines with its documentation; its code (about 300 lines) is
+//! the pool, its builder and deadpool's manager, which only make sense together.
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};

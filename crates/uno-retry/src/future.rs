@@ -1,4 +1,8 @@
 //! The `Retry` future and the `.retry(&policy)` extension.
+//!
+//! The file runs past 450 lines because the `Retry` future is one state machine
+//! (attempt, classify, sleep, budget, deadline, per-attempt timeout) that reads best
+//! whole.
 
 use std::fmt;
 use std::future::Future;

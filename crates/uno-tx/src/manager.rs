@@ -1,4 +1,8 @@
 //! `TransactionManager`: transactions with options, timeouts and retries, over a pool.
+//!
+//! The file runs past 450 lines because half of it is the documentation and examples of
+//! the manager's and its builder's public methods; its code (about 300 lines) is one
+//! idea, running a transaction with the manager's options.
 
 #[cfg(feature = "retry")]
 use std::convert::Infallible;

@@ -16,6 +16,10 @@
 //!   closes it, which ends its session and frees whatever it held.
 //! - Within a process one caller at a time asks the server (FIFO, a fair tokio mutex);
 //!   the others wait their turn without a connection.
+//!
+//! The file runs past 450 lines because of the public methods' documentation (what a
+//! lost session means, cancel safety); its code (about 270 lines) is the limiter
+//! itself, the SQL and the permit being in `sql.rs` and `permit.rs`.
 
 mod permit;
 mod sql;
