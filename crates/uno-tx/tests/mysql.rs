@@ -21,6 +21,8 @@ struct Fixture {
 }
 
 impl Fixture {
+    table_fixture_methods!(MySqlConnection, "?");
+
     async fn new(max_connections: u32) -> Option<Self> {
         let url = server_url(Server::MySql)?;
         // A connection the pool never gets back fails the test in seconds, not 30.
@@ -38,40 +40,6 @@ impl Fixture {
         .await
         .unwrap();
         Some(Fixture { pool, table, url })
-    }
-
-    fn sql(&self, template: &str) -> sqlx::AssertSqlSafe<String> {
-        sqlx::AssertSqlSafe(template.replace("{table}", &self.table))
-    }
-
-    async fn insert(&self, conn: &mut MySqlConnection, name: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(self.sql("INSERT INTO {table} (name) VALUES (?)"))
-            .bind(name)
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
-    async fn count(&self) -> i64 {
-        sqlx::query_scalar(self.sql("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
-
-    async fn names(&self) -> Vec<String> {
-        sqlx::query_scalar(self.sql("SELECT name FROM {table} ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await
-            .unwrap()
-    }
-
-    async fn drop_table(self) {
-        sqlx::raw_sql(self.sql("DROP TABLE IF EXISTS {table}"))
-            .execute(&self.pool)
-            .await
-            .unwrap();
-        self.pool.close().await;
     }
 }
 

@@ -28,6 +28,8 @@ struct Fixture {
 }
 
 impl Fixture {
+    table_fixture_methods!(PgConnection, "$1");
+
     async fn new(max_connections: u32) -> Option<Self> {
         let url = server_url(Server::Postgres)?;
         let application = unique("uno_tx");
@@ -52,32 +54,6 @@ impl Fixture {
         })
     }
 
-    fn sql(&self, template: &str) -> sqlx::AssertSqlSafe<String> {
-        sqlx::AssertSqlSafe(template.replace("{table}", &self.table))
-    }
-
-    async fn insert(&self, conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(self.sql("INSERT INTO {table} (name) VALUES ($1)"))
-            .bind(name)
-            .execute(conn)
-            .await
-            .map(drop)
-    }
-
-    async fn count(&self) -> i64 {
-        sqlx::query_scalar(self.sql("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
-    }
-
-    async fn names(&self) -> Vec<String> {
-        sqlx::query_scalar(self.sql("SELECT name FROM {table} ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await
-            .unwrap()
-    }
-
     /// Sessions of this test's pool that sit inside a transaction, seen from outside.
     async fn idle_in_transaction(&self) -> i64 {
         let mut monitor = PgConnection::connect(&self.url).await.unwrap();
@@ -99,14 +75,6 @@ impl Fixture {
             held.push(self.pool.acquire().await.unwrap());
         }
         held
-    }
-
-    async fn drop_table(self) {
-        sqlx::raw_sql(self.sql("DROP TABLE IF EXISTS {table}"))
-            .execute(&self.pool)
-            .await
-            .unwrap();
-        self.pool.close().await;
     }
 }
 

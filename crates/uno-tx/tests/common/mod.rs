@@ -89,6 +89,54 @@ pub fn whole_or_lost<E: std::fmt::Debug>(
     }
 }
 
+/// The methods every server fixture shares, inside `impl Fixture` for a `Fixture` with
+/// `pool` and `table` fields: `$conn` is the backend's connection type and
+/// `$placeholder` its first bind parameter (`"$1"` or `"?"`). Each backend's test file
+/// keeps only what differs: how the pool is made and the table created.
+#[macro_export]
+macro_rules! table_fixture_methods {
+    ($conn:ty, $placeholder:literal) => {
+        /// `template` with `{table}` replaced by this test's own table.
+        fn sql(&self, template: &str) -> sqlx::AssertSqlSafe<String> {
+            sqlx::AssertSqlSafe(template.replace("{table}", &self.table))
+        }
+
+        async fn insert(&self, conn: &mut $conn, name: &str) -> Result<(), sqlx::Error> {
+            sqlx::query(self.sql(concat!(
+                "INSERT INTO {table} (name) VALUES (",
+                $placeholder,
+                ")"
+            )))
+            .bind(name)
+            .execute(conn)
+            .await
+            .map(drop)
+        }
+
+        async fn count(&self) -> i64 {
+            sqlx::query_scalar(self.sql("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&self.pool)
+                .await
+                .unwrap()
+        }
+
+        async fn names(&self) -> Vec<String> {
+            sqlx::query_scalar(self.sql("SELECT name FROM {table} ORDER BY name"))
+                .fetch_all(&self.pool)
+                .await
+                .unwrap()
+        }
+
+        async fn drop_table(self) {
+            sqlx::raw_sql(self.sql("DROP TABLE IF EXISTS {table}"))
+                .execute(&self.pool)
+                .await
+                .unwrap();
+            self.pool.close().await;
+        }
+    };
+}
+
 /// The attacks on savepoints abandoned part-way, for a backend's test file. `$fixture`
 /// is an expression giving `Option<Fixture>` (`None`: the server is absent), where
 /// `Fixture` has `pool`, `insert(conn, name)`, `names()` (sorted) and `drop_table()`.
