@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{SemaphorePermit, TryAcquireError, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::builder::{Builder, Config, Hooks};
+use crate::builder::Builder;
 use crate::claim::{Claim, Room};
+use crate::config::{Config, Hooks};
 use crate::deadline::until;
 use crate::dedup::Dedup;
 use crate::draining::{DrainEntry, Draining};

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::batcher::AsyncBatcher;
+use crate::config::{Config, Hooks};
 use crate::dedup::Dedup;
 use crate::error::BuildError;
 use crate::lanes::Key;
@@ -67,33 +68,6 @@ pub struct Builder<I, O, E, F> {
     hooks: Hooks<I>,
     name: Option<String>,
     _types: PhantomData<fn(I) -> (O, E)>,
-}
-
-/// How much an item counts against [`Builder::max_batch_weight`].
-pub(crate) type Weigh<I> = Arc<dyn Fn(&I) -> usize + Send + Sync>;
-
-/// An item's key under [`Builder::key_fn`], its type erased.
-pub(crate) type KeyOf<I> = Arc<dyn Fn(&I) -> Box<dyn Key> + Send + Sync>;
-
-/// The user code that runs on each item in the caller's `add`/`try_add`, before it is
-/// sent to the worker.
-pub(crate) struct Hooks<I> {
-    pub(crate) weigh: Option<Weigh<I>>,
-    pub(crate) key_of: Option<KeyOf<I>>,
-}
-
-/// The validated settings the worker runs with.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Config {
-    pub(crate) max_batch_size: usize,
-    pub(crate) max_wait_time: Duration,
-    pub(crate) max_pending: Option<usize>,
-    pub(crate) max_concurrent_batches: usize,
-    pub(crate) policy: BatchPolicy,
-    /// The most weight one batch holds, with [`Builder::max_batch_weight`].
-    pub(crate) max_batch_weight: Option<usize>,
-    /// Whether items are batched per key ([`Builder::key_fn`]).
-    pub(crate) keyed: bool,
 }
 
 impl<I, O, E, F, Fut> Builder<I, O, E, F>

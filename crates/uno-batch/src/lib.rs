@@ -102,6 +102,7 @@ macro_rules! event {
 mod batcher;
 mod builder;
 mod claim;
+mod config;
 mod deadline;
 mod dedup;
 mod draining;

@@ -33,8 +33,8 @@ use futures_util::{FutureExt as _, StreamExt as _};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::builder::Config;
 use crate::claim::{Claim, Room};
+use crate::config::Config;
 use crate::dedup::Dedup;
 use crate::draining::DrainEntry;
 use crate::error::BatchError;
