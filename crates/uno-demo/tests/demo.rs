@@ -8,32 +8,22 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use sqlx::Connection;
+use uno_testkit::ExampleSet;
 
 /// A child stuck longer than this fails the test instead of hanging it.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
-/// The `orders` example, built next to this test (`cargo test` and `cargo nextest`
-/// build a package's examples with its tests; a filtered build falls back to cargo).
+/// The `orders` example, built if the test run did not build it (see
+/// `uno_testkit::ExampleSet`).
 fn orders_binary() -> PathBuf {
-    let test_binary = std::env::current_exe().expect("the test binary has a path");
-    let profile_dir = test_binary
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary lives in <target>/<profile>/deps");
-    let binary = profile_dir.join("examples").join("orders");
-    if !binary.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "uno-demo", "--example", "orders"])
-            .env(
-                "CARGO_TARGET_DIR",
-                profile_dir.parent().expect("target dir"),
-            )
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the orders example failed");
+    ExampleSet {
+        package: "uno-demo",
+        manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        source_dirs: &["src", "examples/orders"],
+        examples: &["orders"],
+        features: &[],
     }
-    binary
+    .path("orders")
 }
 
 /// A running demo whose stdout lines arrive on a channel.

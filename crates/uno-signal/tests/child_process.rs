@@ -9,25 +9,15 @@
 
 use std::io::{BufRead, BufReader, Lines};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use uno_testkit::ExampleSet;
+
 /// A child stuck longer than this is killed and the test fails.
 const WATCHDOG: Duration = Duration::from_secs(60);
-
-/// The directory the examples are built into: the test binary lives in
-/// `<target>/<profile>/deps/`, the examples in `<target>/<profile>/examples/`.
-fn examples_dir() -> PathBuf {
-    let test_binary = std::env::current_exe().expect("the test binary has a path");
-    let profile_dir = test_binary
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in <target>/<profile>/deps");
-    profile_dir.join("examples")
-}
 
 /// The examples this test runs (`exit_path` needs the `resource` and `batch` features).
 const EXAMPLES: &[&str] = if cfg!(all(feature = "resource", feature = "batch")) {
@@ -41,71 +31,25 @@ const EXAMPLES: &[&str] = if cfg!(all(feature = "resource", feature = "batch")) 
     &["shutdown_demo", "default_restored", "signal_latency"]
 };
 
-/// The path of an example, built if needed.
-///
-/// `cargo test` and `cargo nextest run` build the examples together with this test,
-/// so usually they are already there and newer than every source file. If not (only
-/// this test target was built, say), the examples are built once per test process
-/// with `cargo build`, with the features and target directory of this test, so that
-/// build reuses the library already compiled for the tests.
+/// The path of an example, built with this test's features if the test run did not
+/// build it (see `uno_testkit::ExampleSet`).
 fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        if examples_are_current() {
-            return;
-        }
-        let examples = examples_dir();
-        let profile_dir = examples.parent().expect("examples dir has a parent");
-        let target_dir = profile_dir.parent().expect("profile dir has a parent");
-        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "uno-signal", "--examples"]);
-        build.args(["--profile", profile]);
-        let features: Vec<&str> = [
-            ("tracing", cfg!(feature = "tracing")),
-            ("resource", cfg!(feature = "resource")),
-            ("batch", cfg!(feature = "batch")),
-        ]
-        .into_iter()
-        .filter_map(|(feature, on)| on.then_some(feature))
-        .collect();
-        if !features.is_empty() {
-            build.args(["--features", &features.join(",")]);
-        }
-        let status = build
-            .env("CARGO_TARGET_DIR", target_dir)
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the examples failed: {status}");
-    });
-    examples_dir().join(name)
-}
-
-/// Whether every example exists and is newer than every file of the crate's library
-/// and examples (a cheap stand-in for asking cargo, which would wait for the build
-/// lock that parallel test processes and other builds hold).
-fn examples_are_current() -> bool {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut newest_source = std::time::SystemTime::UNIX_EPOCH;
-    for dir in ["src", "src/platform", "examples"] {
-        let Ok(entries) = std::fs::read_dir(crate_dir.join(dir)) else {
-            return false;
-        };
-        for entry in entries.flatten() {
-            if let Ok(modified) = entry.metadata().and_then(|meta| meta.modified()) {
-                newest_source = newest_source.max(modified);
-            }
-        }
+    let features: Vec<&str> = [
+        ("tracing", cfg!(feature = "tracing")),
+        ("resource", cfg!(feature = "resource")),
+        ("batch", cfg!(feature = "batch")),
+    ]
+    .into_iter()
+    .filter_map(|(feature, on)| on.then_some(feature))
+    .collect();
+    ExampleSet {
+        package: "uno-signal",
+        manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        source_dirs: &["src", "src/platform", "examples"],
+        examples: EXAMPLES,
+        features: &features,
     }
-    EXAMPLES.iter().all(|name| {
-        std::fs::metadata(examples_dir().join(name))
-            .and_then(|meta| meta.modified())
-            .is_ok_and(|built| built > newest_source)
-    })
+    .path(name)
 }
 
 /// A running example with its stdout read line by line.

@@ -27,8 +27,11 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+mod examples;
 pub mod metrics;
 mod warnings;
+
+pub use examples::ExampleSet;
 
 pub use warnings::warnings_during;
 

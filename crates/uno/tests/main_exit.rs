@@ -2,35 +2,22 @@
 //! `examples/main_exit.rs`.
 #![cfg(all(feature = "macros", feature = "signal"))]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-/// The example, built with cargo once per test process if the test run did not
-/// build it (`cargo test` and `cargo nextest run` usually do).
+use uno_testkit::ExampleSet;
+
+/// The example, built if the test run did not build it (see
+/// `uno_testkit::ExampleSet`).
 fn example() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let test_binary = std::env::current_exe().expect("the test binary has a path");
-            let profile_dir = test_binary
-                .parent()
-                .and_then(Path::parent)
-                .expect("the test binary lives in <target>/<profile>/deps");
-            let path = profile_dir.join("examples").join("main_exit");
-            if !path.exists() {
-                let target_dir = profile_dir.parent().expect("profile dir has a parent");
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-                let status = Command::new(cargo)
-                    .args(["build", "--quiet", "-p", "uno", "--example", "main_exit"])
-                    .env("CARGO_TARGET_DIR", target_dir)
-                    .status()
-                    .expect("cargo runs");
-                assert!(status.success(), "building the example failed: {status}");
-            }
-            path
-        })
-        .clone()
+    ExampleSet {
+        package: "uno",
+        manifest_dir: env!("CARGO_MANIFEST_DIR"),
+        source_dirs: &["src", "examples"],
+        examples: &["main_exit"],
+        features: &[],
+    }
+    .path("main_exit")
 }
 
 fn run(mode: &str) -> Output {
