@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::algorithm::within;
 use super::{LimitAlgorithm, Outcome, Sample, check_bounds};
 use crate::BuildError;
 
@@ -125,33 +126,12 @@ impl Aimd {
     }
 
     fn current(&self) -> usize {
-        // The float-to-int cast saturates, so it cannot wrap. Above 2^53 an f64 cannot
-        // hold every integer and the bounds themselves round when converted, so the
-        // clamp on integers keeps the limit exactly within `min_limit..=max_limit`.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let limit = self.limit as usize;
-        limit.clamp(self.min_limit, self.max_limit)
+        within(self.limit, self.min_limit, self.max_limit)
     }
 }
 
 impl AimdBuilder {
-    /// The limit to start with (default 20).
-    pub fn initial_limit(mut self, limit: usize) -> Self {
-        self.initial_limit = limit;
-        self
-    }
-
-    /// The lowest the limit may go (default 1).
-    pub fn min_limit(mut self, limit: usize) -> Self {
-        self.min_limit = limit;
-        self
-    }
-
-    /// The highest the limit may go (default 200).
-    pub fn max_limit(mut self, limit: usize) -> Self {
-        self.max_limit = limit;
-        self
-    }
+    bound_setters!();
 
     /// What the limit is multiplied by on overload, in `0.5..1.0` (default 0.9).
     pub fn backoff_ratio(mut self, ratio: f64) -> Self {

@@ -81,3 +81,38 @@ pub trait LimitAlgorithm: Send + 'static {
     /// outcome (`AdaptivePermit::success` and its siblings, or `AdaptiveLimiter::run`).
     fn update(&mut self, sample: &Sample) -> usize;
 }
+
+/// A limit kept as a float, as the algorithms compute it, made a whole limit within
+/// `min..=max`. The float-to-int cast saturates, so it cannot wrap. Above 2^53 an f64
+/// cannot hold every integer and the bounds themselves round when converted, so the
+/// clamp on integers keeps the limit exactly within `min..=max`.
+pub(super) fn within(limit: f64, min: usize, max: usize) -> usize {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let limit = limit as usize;
+    limit.clamp(min, max)
+}
+
+/// The setters of the bounds every algorithm's builder has (`initial_limit`,
+/// `min_limit`, `max_limit`, with the defaults `Aimd` and `Gradient2` share), for a
+/// builder with fields of those names.
+macro_rules! bound_setters {
+    () => {
+        /// The limit to start with (default 20).
+        pub fn initial_limit(mut self, limit: usize) -> Self {
+            self.initial_limit = limit;
+            self
+        }
+
+        /// The lowest the limit may go (default 1).
+        pub fn min_limit(mut self, limit: usize) -> Self {
+            self.min_limit = limit;
+            self
+        }
+
+        /// The highest the limit may go (default 200).
+        pub fn max_limit(mut self, limit: usize) -> Self {
+            self.max_limit = limit;
+            self
+        }
+    };
+}

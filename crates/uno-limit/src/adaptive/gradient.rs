@@ -1,5 +1,6 @@
 //! Netflix's Gradient2: compare short-term to long-term latency.
 
+use super::algorithm::within;
 use super::{LimitAlgorithm, Outcome, Sample, check_bounds};
 use crate::BuildError;
 
@@ -142,33 +143,12 @@ impl LimitAlgorithm for Gradient2 {
 
 impl Gradient2 {
     fn current(&self) -> usize {
-        // The float-to-int cast saturates, so it cannot wrap. Above 2^53 an f64 cannot
-        // hold every integer and the bounds themselves round when converted, so the
-        // clamp on integers keeps the limit exactly within `min_limit..=max_limit`.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let limit = self.estimated_limit as usize;
-        limit.clamp(self.min_limit, self.max_limit)
+        within(self.estimated_limit, self.min_limit, self.max_limit)
     }
 }
 
 impl Gradient2Builder {
-    /// The limit to start with (default 20).
-    pub fn initial_limit(mut self, limit: usize) -> Self {
-        self.initial_limit = limit;
-        self
-    }
-
-    /// The lowest the limit may go (default 1).
-    pub fn min_limit(mut self, limit: usize) -> Self {
-        self.min_limit = limit;
-        self
-    }
-
-    /// The highest the limit may go (default 200).
-    pub fn max_limit(mut self, limit: usize) -> Self {
-        self.max_limit = limit;
-        self
-    }
+    bound_setters!();
 
     /// How much of each new estimate is taken, in `(0, 1]` (default 0.2).
     pub fn smoothing(mut self, smoothing: f64) -> Self {

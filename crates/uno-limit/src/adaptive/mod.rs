@@ -8,8 +8,9 @@
 //! `tests/loom.rs`. The algorithms and what they learn from are in `aimd.rs`,
 //! `gradient.rs` and `algorithm.rs`.
 
-mod aimd;
+#[macro_use]
 mod algorithm;
+mod aimd;
 mod gradient;
 
 use std::fmt;
