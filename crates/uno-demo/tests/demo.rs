@@ -1,14 +1,12 @@
 //! End-to-end tests of the demo: run the `orders` example as a child process, on
 //! SQLite and on PostgreSQL, and interrupt it with real signals.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use sqlx::Connection;
-use uno_testkit::ExampleSet;
+use uno_testkit::{ChildProgram, ExampleSet};
 
 /// A child stuck longer than this fails the test instead of hanging it.
 const WATCHDOG: Duration = Duration::from_secs(120);
@@ -26,91 +24,21 @@ fn orders_binary() -> PathBuf {
     .path("orders")
 }
 
-/// A running demo whose stdout lines arrive on a channel.
-struct Demo {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// Starts the demo with `args`, its output read line by line (see
+/// `uno_testkit::ChildProgram`).
+fn start(args: &[&str]) -> ChildProgram {
+    ChildProgram::start(
+        Command::new(orders_binary())
+            .args(args)
+            .stderr(Stdio::inherit()),
+        WATCHDOG,
+    )
 }
 
-impl Demo {
-    fn start(args: &[&str]) -> Demo {
-        let mut child = Command::new(orders_binary())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the demo starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Demo {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a line that starts with `prefix`.
-    fn wait_for(&mut self, prefix: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(WATCHDOG) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "no line starting with {prefix:?}; output so far:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-            }
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    /// Waits for the demo to exit; returns its status and whole output.
-    fn finish(mut self) -> (ExitStatus, String) {
-        let (sender, done) = mpsc::channel();
-        let mut child = self.child;
-        let waiter = std::thread::spawn(move || {
-            let status = child.wait().expect("wait for the demo");
-            let _ = sender.send(());
-            status
-        });
-        if done.recv_timeout(WATCHDOG).is_err() {
-            panic!(
-                "the demo did not exit; output so far:\n{}",
-                self.seen.join("\n")
-            );
-        }
-        let status = waiter.join().expect("waiter thread");
-        // The child has exited, but the reader thread may not have passed on its last
-        // lines yet: read until it closes the channel at end of output.
-        while let Ok(line) = self.lines.recv_timeout(WATCHDOG) {
-            self.seen.push(line);
-        }
-        (status, self.seen.join("\n"))
-    }
+/// Waits for the demo to exit; returns its status and whole output.
+fn finish(demo: ChildProgram) -> (ExitStatus, String) {
+    let (status, lines) = ChildProgram::finish(demo);
+    (status, lines.join("\n"))
 }
 
 /// The number in the summary row `| name | value |`.
@@ -192,7 +120,7 @@ fn assert_run_matches_database(output: &str, counts: (i64, i64, i64)) {
 async fn demo_on_sqlite_writes_exactly_the_orders_done() {
     sqlx::any::install_default_drivers();
     let (_dir, url) = sqlite_url("sqlite");
-    let mut demo = Demo::start(&[
+    let mut demo = start(&[
         "--orders",
         "300",
         "--latency-ms",
@@ -202,8 +130,8 @@ async fn demo_on_sqlite_writes_exactly_the_orders_done() {
         "--db",
         &url,
     ]);
-    demo.wait_for("processing 300 orders");
-    let (status, output) = demo.finish();
+    demo.read_until("processing 300 orders");
+    let (status, output) = finish(demo);
     assert!(status.success(), "{status}\n{output}");
     assert!(
         output.contains("check: the database holds exactly"),
@@ -229,9 +157,9 @@ async fn demo_on_postgres_writes_exactly_the_orders_done() {
         return;
     };
     sqlx::any::install_default_drivers();
-    let mut demo = Demo::start(&["--orders", "300", "--latency-ms", "1", "--db", &url]);
-    demo.wait_for("processing 300 orders");
-    let (status, output) = demo.finish();
+    let mut demo = start(&["--orders", "300", "--latency-ms", "1", "--db", &url]);
+    demo.read_until("processing 300 orders");
+    let (status, output) = finish(demo);
     assert!(status.success(), "{status}\n{output}");
     assert_run_matches_database(&output, database_counts(&url).await);
 }
@@ -240,13 +168,13 @@ async fn demo_on_postgres_writes_exactly_the_orders_done() {
 async fn first_sigint_drains_and_leaves_no_partial_order() {
     sqlx::any::install_default_drivers();
     let (_dir, url) = sqlite_url("sigint");
-    let mut demo = Demo::start(&["--orders", "1000000", "--latency-ms", "2", "--db", &url]);
+    let mut demo = start(&["--orders", "1000000", "--latency-ms", "2", "--db", &url]);
     // The second progress line comes a second in, when orders have been written.
-    demo.wait_for("progress:");
-    demo.wait_for("progress:");
+    demo.read_until("progress:");
+    demo.read_until("progress:");
     demo.signal("INT");
-    demo.wait_for("shutdown requested");
-    let (status, output) = demo.finish();
+    demo.read_until("shutdown requested");
+    let (status, output) = finish(demo);
     assert!(
         status.success(),
         "a drained run exits 0: {status}\n{output}"
@@ -267,12 +195,12 @@ async fn second_sigint_forces_exit_with_130() {
     sqlx::any::install_default_drivers();
     let (_dir, url) = sqlite_url("force");
     // Slow payments keep the drain going long enough for the second signal.
-    let mut demo = Demo::start(&["--orders", "1000000", "--latency-ms", "3000", "--db", &url]);
-    demo.wait_for("progress:");
+    let mut demo = start(&["--orders", "1000000", "--latency-ms", "3000", "--db", &url]);
+    demo.read_until("progress:");
     demo.signal("INT");
-    demo.wait_for("shutdown requested");
+    demo.read_until("shutdown requested");
     demo.signal("INT");
-    let (status, output) = demo.finish();
+    let (status, output) = finish(demo);
     assert_eq!(
         status.code(),
         Some(130),
@@ -301,7 +229,7 @@ fn metric_value(output: &str, metric: &str) -> String {
 async fn metrics_agree_with_the_summary() {
     sqlx::any::install_default_drivers();
     let (_dir, url) = sqlite_url("metrics");
-    let mut demo = Demo::start(&[
+    let mut demo = start(&[
         "--orders",
         "200",
         "--latency-ms",
@@ -312,8 +240,8 @@ async fn metrics_agree_with_the_summary() {
         &url,
         "--metrics",
     ]);
-    demo.wait_for("processing 200 orders");
-    let (status, output) = demo.finish();
+    demo.read_until("processing 200 orders");
+    let (status, output) = finish(demo);
     assert!(status.success(), "{status}\n{output}");
     let number = |metric: &str| -> i64 { metric_value(&output, metric).parse().unwrap() };
     // Every payment call is a retry attempt under the limiter, and every retry counted.

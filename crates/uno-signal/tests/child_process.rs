@@ -7,14 +7,12 @@
 
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Lines};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use uno_testkit::ExampleSet;
+use uno_testkit::{ChildProgram, ExampleSet};
 
 /// A child stuck longer than this is killed and the test fails.
 const WATCHDOG: Duration = Duration::from_secs(60);
@@ -52,85 +50,19 @@ fn example(name: &str) -> PathBuf {
     .path(name)
 }
 
-/// A running example with its stdout read line by line.
-struct Program {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    seen: Vec<String>,
-    watchdog: Option<mpsc::Sender<()>>,
+/// Starts an example and waits for its `ready` line.
+fn start(example_name: &str, arguments: &[&str]) -> ChildProgram {
+    let mut program = start_without_ready(example_name, arguments);
+    program.read_until("ready");
+    program
 }
 
-impl Program {
-    /// Starts an example and waits for its `ready` line.
-    fn start(example_name: &str, arguments: &[&str]) -> Program {
-        let mut program = Program::start_without_ready(example_name, arguments);
-        program.read_until("ready");
-        program
-    }
-
-    /// Like [`Program::start`], for examples that print no `ready` line first.
-    fn start_without_ready(example_name: &str, arguments: &[&str]) -> Program {
-        let mut child = Command::new(example(example_name))
-            .args(arguments)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the example starts");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        Program::watch(child, stdout)
-    }
-
-    /// Reads the output of a started child, which a watchdog kills if it hangs.
-    fn watch(child: Child, stdout: ChildStdout) -> Program {
-        let (watchdog, finished) = mpsc::channel::<()>();
-        let pid = child.id().to_string();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(WATCHDOG) {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            }
-        });
-        Program {
-            child,
-            lines: BufReader::new(stdout).lines(),
-            seen: Vec::new(),
-            watchdog: Some(watchdog),
-        }
-    }
-
-    /// Reads output until a line starts with `prefix`; panics if the output ends first.
-    fn read_until(&mut self, prefix: &str) -> String {
-        for line in self.lines.by_ref() {
-            let line = line.expect("the child's output is UTF-8");
-            self.seen.push(line.clone());
-            if line.starts_with(prefix) {
-                return line;
-            }
-        }
-        panic!(
-            "the child ended before printing {prefix:?}; it printed {:?}",
-            self.seen
-        );
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} failed: {status}");
-    }
-
-    /// Waits for the child to exit and returns its status and all of its output.
-    fn finish(mut self) -> (ExitStatus, Vec<String>) {
-        for line in self.lines.by_ref() {
-            self.seen.push(line.expect("the child's output is UTF-8"));
-        }
-        let status = self.child.wait().expect("the child can be waited for");
-        if let Some(watchdog) = self.watchdog.take() {
-            let _ = watchdog.send(());
-        }
-        (status, self.seen)
-    }
+/// Like [`start`], for examples that print no `ready` line first.
+fn start_without_ready(example_name: &str, arguments: &[&str]) -> ChildProgram {
+    ChildProgram::start(
+        Command::new(example(example_name)).args(arguments),
+        WATCHDOG,
+    )
 }
 
 fn printed(output: &[String], line: &str) -> bool {
@@ -139,7 +71,7 @@ fn printed(output: &[String], line: &str) -> bool {
 
 #[test]
 fn first_sigint_exits_gracefully_after_cleanup() {
-    let mut program = Program::start("shutdown_demo", &["--cleanup-ms", "200"]);
+    let mut program = start("shutdown_demo", &["--cleanup-ms", "200"]);
     program.signal("INT");
     program.read_until("worker: cleaning up");
     let (status, output) = program.finish();
@@ -157,7 +89,7 @@ fn first_sigint_exits_gracefully_after_cleanup() {
 
 #[test]
 fn first_sigterm_exits_gracefully_after_cleanup() {
-    let program = Program::start("shutdown_demo", &["--cleanup-ms", "200"]);
+    let program = start("shutdown_demo", &["--cleanup-ms", "200"]);
     program.signal("TERM");
     let (status, output) = program.finish();
 
@@ -174,7 +106,7 @@ fn first_sigterm_exits_gracefully_after_cleanup() {
 
 #[test]
 fn second_sigint_during_slow_cleanup_forces_exit_130() {
-    let mut program = Program::start("shutdown_demo", &["--cleanup-ms", "60000"]);
+    let mut program = start("shutdown_demo", &["--cleanup-ms", "60000"]);
     program.signal("INT");
     program.read_until("worker: cleaning up");
     program.signal("INT");
@@ -189,7 +121,7 @@ fn second_sigint_during_slow_cleanup_forces_exit_130() {
 
 #[test]
 fn second_sigterm_during_slow_cleanup_forces_exit_143() {
-    let mut program = Program::start("shutdown_demo", &["--cleanup-ms", "60000"]);
+    let mut program = start("shutdown_demo", &["--cleanup-ms", "60000"]);
     program.signal("INT");
     program.read_until("worker: cleaning up");
     program.signal("TERM");
@@ -200,7 +132,7 @@ fn second_sigterm_during_slow_cleanup_forces_exit_143() {
 
 #[test]
 fn second_signal_forces_exit_even_when_cleanup_blocks_the_runtime() {
-    let mut program = Program::start(
+    let mut program = start(
         "shutdown_demo",
         &["--cleanup-ms", "60000", "--blocking-cleanup"],
     );
@@ -215,7 +147,7 @@ fn second_signal_forces_exit_even_when_cleanup_blocks_the_runtime() {
 
 #[test]
 fn force_exit_never_ignores_later_signals_and_the_grace_period_ends_the_shutdown() {
-    let mut program = Program::start(
+    let mut program = start(
         "shutdown_demo",
         &[
             "--cleanup-ms",
@@ -243,7 +175,7 @@ fn force_exit_never_ignores_later_signals_and_the_grace_period_ends_the_shutdown
 
 #[test]
 fn sigterm_without_a_shutdown_for_it_keeps_its_default_action() {
-    let program = Program::start("shutdown_demo", &["--signals", "int"]);
+    let program = start("shutdown_demo", &["--signals", "int"]);
     program.signal("TERM");
     let (status, output) = program.finish();
 
@@ -278,7 +210,7 @@ fn ignored_here(number: u32) -> bool {
 /// delivers the lower-numbered pending signal first, so the status tells which one
 /// ended the child.
 fn assert_default_action_after_drop(name: &str, number: u32) {
-    let program = Program::start("default_restored", &[]);
+    let program = start("default_restored", &[]);
     program.signal(name);
     let ignored = ignored_here(number);
     if ignored {
@@ -308,15 +240,14 @@ fn sigint_after_the_shutdown_was_dropped_has_its_default_action_again() {
 fn a_signal_ignored_at_start_stays_ignored_after_the_shutdown_was_dropped() {
     // `nohup` starts the example with SIGHUP ignored. If uno restored "end the
     // process" instead, SIGHUP (1) would end it before SIGTERM (15) is delivered.
-    let mut child = Command::new("nohup")
+    let child = Command::new("nohup")
         .arg(example("default_restored"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("nohup starts the example");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut program = Program::watch(child, stdout);
+    let mut program = ChildProgram::watch(child, WATCHDOG);
     program.read_until("ready");
     program.signal("HUP");
     program.signal("TERM");
@@ -334,7 +265,7 @@ fn a_signal_ignored_at_start_stays_ignored_after_the_shutdown_was_dropped() {
 #[test]
 fn signal_to_cancellation_latency_is_measured() {
     // Inside the child: from `raise` to the token seen cancelled.
-    let program = Program::start_without_ready("signal_latency", &[]);
+    let program = start_without_ready("signal_latency", &[]);
     let (status, output) = program.finish();
     assert_eq!(status.code(), Some(0), "output: {output:?}");
     let samples = output
@@ -351,7 +282,7 @@ fn signal_to_cancellation_latency_is_measured() {
     // From outside: from spawning `kill` to reading the child's "cancelled" line,
     // which adds starting the kill program and the pipe to the figure above.
     let rounds = 20;
-    let mut program = Program::start_without_ready("signal_latency", &["--external", "20"]);
+    let mut program = start_without_ready("signal_latency", &["--external", "20"]);
     let mut round_trips = Vec::with_capacity(rounds);
     for round in 0..rounds {
         program.read_until(&format!("ready {round}"));
@@ -375,11 +306,11 @@ fn signal_to_cancellation_latency_is_measured() {
 /// The exit path (`Shutdown::run` waiting for drains), with real signals.
 #[cfg(all(feature = "resource", feature = "batch"))]
 mod exit_path {
-    use super::{Program, printed};
+    use super::{printed, start};
 
     #[test]
     fn sigint_while_a_dropped_batcher_drains_writes_every_item_before_exit() {
-        let program = Program::start("exit_path", &["batch"]);
+        let program = start("exit_path", &["batch"]);
         program.signal("INT");
         let (status, output) = program.finish();
 
@@ -415,7 +346,7 @@ mod exit_path {
 
     #[test]
     fn a_resource_dropped_in_a_task_is_cleaned_up_before_exit() {
-        let program = Program::start("exit_path", &["resource"]);
+        let program = start("exit_path", &["resource"]);
         program.signal("TERM");
         let (status, output) = program.finish();
 
@@ -430,7 +361,7 @@ mod exit_path {
 
     #[test]
     fn a_cleanup_that_hangs_is_reported_and_the_exit_is_bounded_by_the_grace_period() {
-        let program = Program::start("exit_path", &["hang", "--signal-exit", "success"]);
+        let program = start("exit_path", &["hang", "--signal-exit", "success"]);
         program.signal("INT");
         let (status, output) = program.finish();
 
@@ -447,7 +378,7 @@ mod exit_path {
 
     #[test]
     fn a_subsystem_that_panics_begins_the_shutdown_and_the_report_names_it() {
-        let program = Program::start("exit_path", &["panic"]);
+        let program = start("exit_path", &["panic"]);
         let (status, output) = program.finish();
 
         assert!(
@@ -462,7 +393,7 @@ mod exit_path {
 
     #[test]
     fn a_clean_drain_after_a_signal_exits_zero_when_configured() {
-        let program = Program::start("exit_path", &["resource", "--signal-exit", "success"]);
+        let program = start("exit_path", &["resource", "--signal-exit", "success"]);
         program.signal("INT");
         let (status, output) = program.finish();
         assert!(printed(&output, "exit: 0"), "{output:?}");

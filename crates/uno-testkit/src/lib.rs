@@ -27,10 +27,12 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+mod child;
 mod examples;
 pub mod metrics;
 mod warnings;
 
+pub use child::ChildProgram;
 pub use examples::ExampleSet;
 
 pub use warnings::warnings_during;
