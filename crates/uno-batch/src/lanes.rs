@@ -246,22 +246,18 @@ impl<Q> Lanes<Q> {
             self.touched.clear();
             return;
         }
-        if self
-            .timers
-            .peek()
-            .is_some_and(|Reverse((at, _))| *at <= Instant::now())
+        // The clock is read only when some lane waits.
+        let now = (!self.timers.is_empty()).then(Instant::now);
+        while let Some(now) = now
+            && let Some(&Reverse((at, slot))) = self.timers.peek()
+            && at <= now
         {
-            let now = Instant::now();
-            while let Some(&Reverse((at, slot))) = self.timers.peek()
-                && at <= now
+            self.timers.pop();
+            if self.slots[slot]
+                .as_ref()
+                .is_some_and(|lane| lane.deadline == Some(at))
             {
-                self.timers.pop();
-                if self.slots[slot]
-                    .as_ref()
-                    .is_some_and(|lane| lane.deadline == Some(at))
-                {
-                    self.touch(slot);
-                }
+                self.touch(slot);
             }
         }
         for slot in self.touched.drain(..) {

@@ -58,7 +58,8 @@ impl ExampleSet<'_> {
         let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
         if built
             .get_or_insert_with(HashSet::new)
-            .insert(self.package.to_owned())
+            // Per set, not per package: two sets of one package are checked apart.
+            .insert(format!("{}:{}", self.package, self.examples.join(",")))
             && !self.current()
         {
             self.build();

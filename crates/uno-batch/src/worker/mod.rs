@@ -450,7 +450,12 @@ where
     }
 
     fn start_batch(&mut self, slot: usize) {
-        let capacity = self.config.max_batch_size.min(self.live);
+        // No more than the lane holds: with many keys, `live` counts every lane's items.
+        let capacity = self
+            .config
+            .max_batch_size
+            .min(self.live)
+            .min(self.lanes.lane(slot).queue.len());
         let mut items = Vec::with_capacity(capacity);
         let mut replies = Vec::with_capacity(capacity);
         let mut skipped = 0_usize;
