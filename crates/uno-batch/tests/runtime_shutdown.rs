@@ -114,3 +114,32 @@ fn a_batcher_on_a_live_runtime_still_works_after_another_runtime_shut_down() {
         assert_eq!(batcher.add(4).await, Ok(expected(4)));
     });
 }
+
+/// The attack on keys: items queued in several keys' lanes when the worker's runtime
+/// shuts down. Each caller gets `Stopped`, and a new item of any key is refused, not
+/// left waiting in a lane no worker will serve.
+#[test]
+fn keyed_lanes_of_a_runtime_that_shut_down_stop_every_caller() {
+    let runtime_a = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (batcher, tickets) = runtime_a.block_on(async {
+        let batcher = AsyncBatcher::builder(Recorder::default().op())
+            .max_wait_time(FOREVER)
+            .key_fn(|item: &u64| item % 3)
+            .build()
+            .unwrap();
+        let tickets: Vec<_> = (0..9).map(|item| batcher.try_add(item).unwrap()).collect();
+        // Let the worker queue them in their lanes.
+        tokio::task::yield_now().await;
+        (batcher, tickets)
+    });
+    drop(runtime_a);
+    runtime_b().block_on(async {
+        for ticket in tickets {
+            assert_eq!(ticket.await, Err(BatchError::Stopped));
+        }
+        assert_eq!(batcher.add(4).await, Err(BatchError::Stopped));
+    });
+}
